@@ -1,0 +1,106 @@
+"""Every error a lockpin user can see.
+
+All of them derive from :class:`LockpinError`. Each carries the data that names
+the thing at fault (a file and line, a project, a URL with its credentials
+redacted) and its message says what to do next. The CLI prints ``str(error)``
+and exits non-zero; it never shows a traceback for these.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "IndexError_",
+    "InputError",
+    "LockpinError",
+    "NetworkError",
+    "NoSuchProjectError",
+    "NoSuchVersionError",
+    "OfflineError",
+    "ResolutionError",
+    "UnsafeURLError",
+]
+
+
+class LockpinError(Exception):
+    """Base class for all errors raised by lockpin."""
+
+    #: exit code the CLI uses for this error
+    exit_code: int = 2
+
+
+class InputError(LockpinError, ValueError):
+    """A user-supplied file or argument is malformed.
+
+    ``location`` is ``"path:line"`` when the fault is in a file, else ``None``.
+    """
+
+    def __init__(self, message: str, *, location: str | None = None) -> None:
+        self.location = location
+        self.message = message
+        super().__init__(f"{location}: {message}" if location else message)
+
+
+class NetworkError(LockpinError):
+    """A URL could not be fetched after every retry. ``url`` is redacted."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        self.url = url
+        super().__init__(message)
+
+
+class UnsafeURLError(LockpinError):
+    """A plain ``http://`` URL to a non-loopback host was refused."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(
+            f"refusing plain-http URL {url}: traffic to it could be altered in transit. "
+            "Use https, or pass --allow-insecure-host HOST (LOCKPIN_ALLOW_INSECURE_HOST) "
+            "if you trust the network path."
+        )
+
+
+class IndexError_(LockpinError):  # noqa: N801 - avoid shadowing builtins.IndexError
+    """An index answered something lockpin cannot parse. ``url`` is redacted."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        self.url = url
+        super().__init__(message)
+
+
+class NoSuchProjectError(LockpinError):
+    """No configured index knows the project."""
+
+    def __init__(self, project: str, *, indexes: tuple[str, ...]) -> None:
+        self.project = project
+        self.indexes = indexes
+        where = ", ".join(indexes) or "(no index configured)"
+        super().__init__(
+            f"project {project!r} was not found on {where}. "
+            "Check the spelling, or add the index that serves it with --extra-index-url."
+        )
+
+
+class NoSuchVersionError(LockpinError):
+    """The project exists but not in the requested version (or no file of it fits)."""
+
+    def __init__(self, project: str, version: str, message: str) -> None:
+        self.project = project
+        self.version = version
+        super().__init__(message)
+
+
+class ResolutionError(LockpinError):
+    """The requirements cannot be satisfied together; the message explains why."""
+
+    exit_code = 1
+
+
+class OfflineError(LockpinError):
+    """``--offline`` was given and something needed is not in the cache."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(
+            f"--offline: {url} is not in the cache. Run once without --offline to fill it."
+        )

@@ -1,0 +1,1 @@
+"""The PyPI side of lockpin: indexes, targets, resolution and lockfiles."""

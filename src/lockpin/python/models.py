@@ -1,0 +1,94 @@
+"""Plain value types for what an index serves (PEP 503 / PEP 691 / PEP 700)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+__all__ = ["DistFile", "FileKind", "ProjectPage", "parse_filename"]
+
+FileKind = Literal["wheel", "sdist"]
+
+
+@dataclass(frozen=True, slots=True)
+class DistFile:
+    """One file of one release as an index lists it.
+
+    ``hashes`` maps lower-case algorithm names to hex digests, exactly as the
+    index gave them. ``core_metadata`` is ``True``/``False`` when the index said
+    so, a ``{algo: digest}`` dict when it gave hashes, and ``None`` when it said
+    nothing (the ``.metadata`` URL may exist anyway: probe it).
+    """
+
+    filename: str
+    url: str
+    hashes: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    requires_python: str | None = None
+    yanked: bool = False
+    yanked_reason: str | None = None
+    size: int | None = None
+    upload_time: _dt.datetime | None = None
+    core_metadata: bool | dict[str, str] | None = field(default=None, hash=False, compare=False)
+
+    @property
+    def sha256(self) -> str | None:
+        return self.hashes.get("sha256")
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.filename.endswith(".whl")
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectPage:
+    """A project's file list from one index page (already merged across pages)."""
+
+    name: NormalizedName
+    url: str
+    files: tuple[DistFile, ...]
+
+
+def parse_filename(filename: str) -> tuple[NormalizedName, Version, FileKind] | None:
+    """Name, version and kind of a distribution filename; ``None`` if it is not one.
+
+    Non-standard files (``.exe``, ``.egg``, ``.rpm``, legacy sdists that cannot
+    be split unambiguously) are ignored, like pip does.
+    """
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+            return name, version, "wheel"
+        if filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            return name, version, "sdist"
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return _parse_legacy_sdist(filename)
+    return None
+
+
+def _parse_legacy_sdist(filename: str) -> tuple[NormalizedName, Version, FileKind] | None:
+    """Old sdists such as ``Foo_Bar-1.0.tar.gz`` whose name packaging rejects."""
+    for ext in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
+        if filename.endswith(ext):
+            stem = filename[: -len(ext)]
+            break
+    else:
+        return None
+    name, sep, version = stem.rpartition("-")
+    if not sep or not name:
+        return None
+    try:
+        return canonicalize_name(name), Version(version), "sdist"
+    except InvalidVersion:
+        return None
