@@ -60,7 +60,7 @@ class UnsafeURLError(LockpinError):
         )
 
 
-class IndexError_(LockpinError):  # noqa: N801 - avoid shadowing builtins.IndexError
+class IndexError_(LockpinError):
     """An index answered something lockpin cannot parse. ``url`` is redacted."""
 
     def __init__(self, message: str, *, url: str) -> None:

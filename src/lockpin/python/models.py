@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -15,6 +14,9 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
+
+if TYPE_CHECKING:
+    import datetime as _dt
 
 __all__ = ["DistFile", "FileKind", "ProjectPage", "parse_filename"]
 

@@ -1,0 +1,61 @@
+"""lockpin: pin everything a container build depends on.
+
+The public API. Names are imported lazily so that ``lockpin --version`` and
+``import lockpin`` stay fast; ``from lockpin import compile`` works as usual.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "HashResult",
+    "HttpConfig",
+    "IndexConfig",
+    "InputError",
+    "LockpinError",
+    "NetworkError",
+    "ResolutionError",
+    "Target",
+    "VerifyResult",
+    "__version__",
+    "hash_requirements",
+    "parse_target",
+    "verify",
+]
+
+_LAZY = {
+    "hash_requirements": "._hashcmd",
+    "verify": "._hashcmd",
+    "HashResult": ".python.hashing",
+    "VerifyResult": ".python.hashing",
+    "HttpConfig": ".net.http",
+    "IndexConfig": ".python.index",
+    "Target": ".python.target",
+    "parse_target": ".python.target",
+    "LockpinError": ".errors",
+    "InputError": ".errors",
+    "NetworkError": ".errors",
+    "ResolutionError": ".errors",
+}
+
+if TYPE_CHECKING:
+    from ._hashcmd import hash_requirements, verify
+    from .errors import InputError, LockpinError, NetworkError, ResolutionError
+    from .net.http import HttpConfig
+    from .python.hashing import HashResult, VerifyResult
+    from .python.index import IndexConfig
+    from .python.target import Target, parse_target
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lockpin' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

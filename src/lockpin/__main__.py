@@ -1,0 +1,3 @@
+from lockpin.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""Parse index project pages: PEP 691 JSON and PEP 503 HTML (pure, no I/O).
+
+Both formats produce the same :class:`~lockpin.python.models.ProjectPage`, so
+the rest of lockpin never knows which one an index spoke.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urldefrag, urljoin
+
+from packaging.utils import canonicalize_name
+
+from ..errors import IndexError_
+from ..net.redact import redact_url
+from .models import DistFile, ProjectPage
+
+__all__ = ["JSON_CONTENT_TYPE", "parse_html_page", "parse_json_page", "parse_page"]
+
+JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
+ACCEPT = f"{JSON_CONTENT_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
+
+
+def parse_page(content: bytes, *, url: str, content_type: str, name: str) -> ProjectPage:
+    """Dispatch on the response's content type (sniffing when it is missing)."""
+    ctype = content_type.lower()
+    if "json" in ctype or (not ctype and content.lstrip()[:1] == b"{"):
+        return parse_json_page(content, url=url, name=name)
+    return parse_html_page(content, url=url, name=name)
+
+
+def _parse_time(value: object) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _metadata_flag(value: object) -> bool | dict[str, str] | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {str(k).lower(): str(v).lower() for k, v in value.items()}
+    return bool(value)
+
+
+def parse_json_page(content: bytes, *, url: str, name: str) -> ProjectPage:
+    """PEP 691 (with PEP 700 ``size``/``upload-time`` and PEP 714 ``core-metadata``)."""
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IndexError_(
+            f"the index page {redact_url(url)} is not valid JSON ({exc}). "
+            "Check that --index-url points at a PEP 503/691 simple index.",
+            url=redact_url(url),
+        ) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        raise IndexError_(
+            f"the index page {redact_url(url)} is JSON but not a PEP 691 project page "
+            "(no 'files' list).",
+            url=redact_url(url),
+        )
+    major = str(data.get("meta", {}).get("api-version", "1.0")).split(".")[0]
+    if major != "1":
+        raise IndexError_(
+            f"{redact_url(url)} speaks simple API version {major}; lockpin understands 1.x.",
+            url=redact_url(url),
+        )
+    files: list[DistFile] = []
+    for raw in data["files"]:
+        item = _json_file(raw, url)
+        if item is not None:
+            files.append(item)
+    return ProjectPage(name=canonicalize_name(name), url=url, files=tuple(files))
+
+
+def _json_file(raw: Any, page_url: str) -> DistFile | None:
+    if not isinstance(raw, dict):
+        return None
+    filename = raw.get("filename")
+    href = raw.get("url")
+    if not isinstance(filename, str) or not isinstance(href, str):
+        return None
+    hashes = raw.get("hashes") or {}
+    yanked = raw.get("yanked", False)
+    meta = raw.get("core-metadata", raw.get("dist-info-metadata"))
+    size = raw.get("size")
+    rp = raw.get("requires-python")
+    return DistFile(
+        filename=filename,
+        url=urljoin(page_url, href),
+        hashes={str(k).lower(): str(v).lower() for k, v in hashes.items()}
+        if isinstance(hashes, dict)
+        else {},
+        requires_python=rp if isinstance(rp, str) and rp.strip() else None,
+        yanked=bool(yanked),
+        yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
+        size=size if isinstance(size, int) else None,
+        upload_time=_parse_time(raw.get("upload-time")),
+        core_metadata=_metadata_flag(meta),
+    )
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.anchors: list[tuple[dict[str, str | None], list[str]]] = []
+        self._text: list[str] | None = None
+        self.saw_tag = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.saw_tag = True
+        if tag == "base" and self.base is None:
+            self.base = dict(attrs).get("href")
+        elif tag == "a":
+            self._text = []
+            self.anchors.append((dict(attrs), self._text))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._text = None
+
+    def handle_data(self, data: str) -> None:
+        if self._text is not None:
+            self._text.append(data)
+
+
+def _hash_flag(value: str | None) -> bool | dict[str, str]:
+    """``data-core-metadata`` is either "true" or ``<algo>=<hex>``."""
+    if value is None or value.strip().lower() in {"", "true"}:
+        return True
+    algo, sep, digest = value.partition("=")
+    if sep and algo and digest:
+        return {algo.strip().lower(): digest.strip().lower()}
+    return True
+
+
+def parse_html_page(content: bytes, *, url: str, name: str) -> ProjectPage:
+    """PEP 503 anchors, with PEP 592 yanking and PEP 658/714 metadata attributes."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IndexError_(
+            f"the index page {redact_url(url)} is not UTF-8 HTML ({exc}).", url=redact_url(url)
+        ) from exc
+    parser = _AnchorParser()
+    parser.feed(text)
+    parser.close()
+    if text.strip() and not parser.saw_tag:
+        raise IndexError_(
+            f"the index page {redact_url(url)} is not HTML. "
+            "Check that --index-url points at a PEP 503/691 simple index.",
+            url=redact_url(url),
+        )
+    base = urljoin(url, parser.base) if parser.base else url
+    files: list[DistFile] = []
+    for attrs, text_parts in parser.anchors:
+        href = attrs.get("href")
+        if not href:
+            continue
+        file_url, fragment = urldefrag(urljoin(base, href))
+        filename = file_url.rsplit("/", 1)[-1]
+        from urllib.parse import unquote
+
+        filename = unquote(filename) or "".join(text_parts).strip()
+        hashes: dict[str, str] = {}
+        if fragment:
+            algo, sep, digest = fragment.partition("=")
+            if sep and algo.lower() in {"sha256", "sha384", "sha512", "sha1", "sha224", "md5"}:
+                hashes[algo.lower()] = digest.lower()
+        meta_attr = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
+        has_meta = "data-core-metadata" in attrs or "data-dist-info-metadata" in attrs
+        yanked_attr = "data-yanked" in attrs
+        reason = attrs.get("data-yanked")
+        rp = attrs.get("data-requires-python")
+        files.append(
+            DistFile(
+                filename=filename,
+                url=file_url,
+                hashes=hashes,
+                requires_python=rp.strip() if rp and rp.strip() else None,
+                yanked=yanked_attr,
+                yanked_reason=reason or None,
+                core_metadata=_hash_flag(meta_attr) if has_meta else None,
+            )
+        )
+    return ProjectPage(name=canonicalize_name(name), url=url, files=tuple(files))
