@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_compile_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_compile_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     c = sub.add_parser(
         "compile",
         help="resolve requirements into a hashed lockfile",
@@ -413,7 +413,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_compile(args: argparse.Namespace) -> int:
     from ._compilecmd import run_compile_cli
 
-    return run_compile_cli(args, http=_http_config(args), index=_index_config(args), warn=_warn)
+    index, explicit = _index_config(args)
+    return run_compile_cli(
+        args, http=_http_config(args), index=index, index_explicit=explicit, warn=_warn
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

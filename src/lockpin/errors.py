@@ -71,12 +71,16 @@ class IndexError_(LockpinError):
 class NoSuchProjectError(LockpinError):
     """No configured index knows the project."""
 
-    def __init__(self, project: str, *, indexes: tuple[str, ...]) -> None:
+    def __init__(
+        self, project: str, *, indexes: tuple[str, ...], required_by: str | None = None
+    ) -> None:
         self.project = project
         self.indexes = indexes
+        self.required_by = required_by
         where = ", ".join(indexes) or "(no index configured)"
+        why = f" ({required_by})" if required_by else ""
         super().__init__(
-            f"project {project!r} was not found on {where}. "
+            f"project {project!r}{why} was not found on {where}. "
             "Check the spelling, or add the index that serves it with --extra-index-url."
         )
 

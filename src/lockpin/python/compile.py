@@ -1,0 +1,332 @@
+"""``lockpin.compile``: inputs -> resolution per target -> hashed :class:`Lock`."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from ..errors import InputError
+from ..net.http import Http, HttpConfig
+from ..net.redact import redact_url
+from .bridge import LoopThread
+from .index import IndexClient, IndexConfig
+from .inputs import Inputs, RootRequirement, load_inputs
+from .lock import Lock, LockedFile, LockedPackage, target_selector
+from .metadata import MetadataFetcher
+from .models import parse_filename
+from .resolver import Candidate, Req, Resolution, resolve
+from .target import Target, host_target
+from .world import IndexWorld
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+__all__ = ["compile_lock", "parse_exclude_newer", "read_existing_pins"]
+
+log = logging.getLogger(__name__)
+
+
+def parse_exclude_newer(value: str) -> dt.datetime:
+    """An RFC 3339 timestamp, or a date meaning midnight UTC at its start."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+        parsed = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError as exc:
+        raise InputError(
+            f"--exclude-newer {value!r}: expected an RFC 3339 time such as "
+            "2026-01-31T00:00:00Z or a date such as 2026-01-31."
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def read_existing_pins(path: str) -> dict[NormalizedName, Version]:
+    """Pins of an existing lockfile (requirements.txt or pylock.toml), to prefer them."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    pins: dict[NormalizedName, Version] = {}
+    if path.endswith(".toml"):
+        from .. import _toml
+
+        try:
+            data = _toml.loads(text)
+        except _toml.TOMLDecodeError:
+            return {}
+        for pkg in data.get("packages", []):
+            try:
+                pins.setdefault(canonicalize_name(pkg["name"]), Version(pkg["version"]))
+            except (KeyError, TypeError, InvalidVersion):
+                continue
+        return pins
+    from .reqfile import parse_requirements
+
+    try:
+        parsed = parse_requirements(path, reader=lambda _p: text)
+    except InputError:
+        log.warning("ignoring the existing %s: it does not parse", path)
+        return {}
+    for line in parsed.requirements:
+        if line.name and line.pinned_version is not None:
+            pins.setdefault(line.name, line.pinned_version)
+    return pins
+
+
+def _roots_for(inputs: Inputs, target: Target) -> tuple[list[Req], list[Req]]:
+    def convert(r: RootRequirement) -> Req | None:
+        if r.requirement is None or r.direct is not None:
+            return None
+        if r.marker is not None and not target.evaluate(r.marker):
+            return None
+        req = r.requirement
+        return Req(
+            canonicalize_name(req.name),
+            req.specifier,
+            frozenset(canonicalize_name(e) for e in req.extras),
+            req.url,
+            source=r.source,
+        )
+
+    roots = [c for r in inputs.roots if (c := convert(r)) is not None]
+    cons = [c for r in inputs.constraints if (c := convert(r)) is not None]
+    return roots, cons
+
+
+def compile_lock(
+    src_files: Sequence[str | os.PathLike[str]] = ("requirements.in",),
+    *,
+    constraints: Sequence[str | os.PathLike[str]] = (),
+    extras: Sequence[str] = (),
+    all_extras: bool = False,
+    groups: Sequence[str] = (),
+    targets: Sequence[Target] = (),
+    index: IndexConfig | None = None,
+    index_explicit: bool = False,
+    pre: bool = False,
+    exclude_newer: dt.datetime | None = None,
+    only_binary: Sequence[str] = (),
+    existing: str | os.PathLike[str] | None = None,
+    upgrade: bool = False,
+    upgrade_packages: Sequence[str] = (),
+    http: HttpConfig | None = None,
+    command: str | None = None,
+    build_isolation_python: str | None = None,
+    on_event: Callable[[str, str], None] | None = None,
+) -> Lock:
+    """Resolve ``src_files`` for every target and return the hashed :class:`Lock`.
+
+    ``targets`` defaults to the running interpreter and host platform. An
+    ``existing`` lockfile's pins are preferred unless ``upgrade``;
+    ``upgrade_packages`` takes ``name`` or ``name==version``.
+    """
+    from .._hashcmd import merge_index_config
+
+    inputs = load_inputs(
+        [os.fspath(s) for s in src_files],
+        constraint_files=[os.fspath(c) for c in constraints],
+        extras=extras,
+        all_extras=all_extras,
+        groups=groups,
+    )
+    config = merge_index_config(index, inputs.options, explicit=index_explicit)
+    targets = tuple(targets) or (host_target(),)
+    labels = [t.describe() for t in targets]
+    if len(set(labels)) != len(labels):
+        raise InputError("the same target is listed twice.")
+    pre_all = pre or inputs.options.pre
+    only = (
+        frozenset(
+            ":all:" if b == ":all:" else canonicalize_name(b)
+            for entry in only_binary
+            for b in entry.split(",")
+            if b
+        )
+        | inputs.options.only_binary
+    )
+
+    preferred: dict[NormalizedName, Version] = {}
+    if existing is not None and not upgrade:
+        preferred = read_existing_pins(os.fspath(existing))
+    upgrade_constraints: list[Req] = []
+    for item in upgrade_packages:
+        name, sep, ver = item.partition("==")
+        key = canonicalize_name(name.strip())
+        preferred.pop(key, None)
+        if sep:
+            try:
+                upgrade_constraints.append(
+                    Req(key, SpecifierSet(f"=={ver.strip()}"), source=f"--upgrade-package {item}")
+                )
+            except ValueError as exc:
+                raise InputError(f"--upgrade-package {item!r}: {exc}") from exc
+
+    warnings: list[str] = []
+    for r in inputs.roots:
+        if r.direct is not None:
+            warnings.append(
+                f"{r.location}: {redact_url(r.direct)} is pinned as given: "
+                "pip's --require-hashes cannot cover VCS, editable or local-path requirements, "
+                "and lockpin does not resolve their dependencies."
+            )
+
+    from .build import make_metadata_builder
+
+    with LoopThread() as lt:
+        client_http = Http(http)
+        try:
+            client = IndexClient(client_http, config)
+            fetcher = MetadataFetcher(
+                client_http,
+                build_metadata=make_metadata_builder(config, python=build_isolation_python),
+            )
+            world = IndexWorld(
+                lt,
+                client,
+                fetcher,
+                target=targets[0],
+                exclude_newer=exclude_newer,
+                preferred=preferred,
+                on_event=on_event,
+            )
+            resolutions: list[Resolution] = []
+            for target in targets:
+                world.retarget(target)
+                roots, cons = _roots_for(inputs, target)
+                resolutions.append(
+                    resolve(
+                        world,
+                        roots,
+                        target=target,
+                        constraints=[*cons, *upgrade_constraints],
+                        exclude_newer=exclude_newer,
+                        pre=pre_all,
+                        only_binary=only,
+                        preferred=preferred,
+                    )
+                )
+            files = lt.run(_hash_all(client, resolutions, exclude_newer))
+        finally:
+            lt.run(client_http.aclose())
+
+    packages = _merge(resolutions, files, targets)
+    for res in resolutions:
+        for cand in res.pins.values():
+            if not any(f.is_wheel for f in cand.files) and cand.url is None:
+                warnings.append(
+                    f"{cand.pin} has no wheel for {res.target.describe()}: pip will build it "
+                    "from source, and its build dependencies are outside --require-hashes."
+                )
+            if cand.yanked_reason:
+                warnings.append(f"{cand.pin} is yanked ({cand.yanked_reason}).")
+    for r in inputs.roots:
+        if r.direct is not None:
+            packages.append(
+                LockedPackage(
+                    name=r.name or canonicalize_name(r.direct[:40]),
+                    version=None,
+                    direct=r.direct,
+                    via=(r.source,),
+                )
+            )
+    packages.sort(key=lambda p: (p.name, p.marker or ""))
+    return Lock(
+        packages=tuple(packages),
+        targets=targets,
+        exclude_newer=exclude_newer,
+        index=config,
+        command=command,
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+
+
+async def _hash_all(
+    client: IndexClient, resolutions: list[Resolution], exclude_newer: dt.datetime | None
+) -> dict[tuple[NormalizedName, str], tuple[LockedFile, ...]]:
+    """Every file of every pinned release (all platforms), with its sha256."""
+    wanted: dict[tuple[NormalizedName, str], Candidate] = {}
+    for res in resolutions:
+        for cand in res.pins.values():
+            wanted.setdefault((cand.name, cand.url or str(cand.version)), cand)
+
+    async def one(cand: Candidate) -> tuple[LockedFile, ...]:
+        if cand.url is not None:
+            files = list(cand.files)
+        else:
+            page = await client.project_page(cand.name)
+            files = []
+            for f in page.files:
+                parsed = parse_filename(f.filename)
+                if parsed is None or parsed[1] != cand.version:
+                    continue
+                if exclude_newer and f.upload_time and f.upload_time > exclude_newer:
+                    continue
+                files.append(f)
+        digests = await asyncio.gather(*(client.sha256(f) for f in files))
+        return tuple(
+            sorted(
+                (
+                    LockedFile(f.filename, f.url, d, f.size, f.upload_time, f.requires_python)
+                    for f, d in zip(files, digests, strict=True)
+                ),
+                key=lambda lf: lf.filename,
+            )
+        )
+
+    keys = list(wanted)
+    results = await asyncio.gather(*(one(wanted[k]) for k in keys))
+    return dict(zip(keys, results, strict=True))
+
+
+def _via_key(v: str) -> tuple[bool, str]:
+    return (not v.startswith("-"), v)
+
+
+def _merge(
+    resolutions: list[Resolution],
+    files: dict[tuple[NormalizedName, str], tuple[LockedFile, ...]],
+    targets: tuple[Target, ...],
+) -> list[LockedPackage]:
+    """One package line per distinct pin; markers where targets disagree."""
+    by_name: dict[NormalizedName, dict[str, list[tuple[Target, Candidate, frozenset[str]]]]] = (
+        defaultdict(lambda: defaultdict(list))
+    )
+    for res in resolutions:
+        for name, cand in res.pins.items():
+            by_name[name][cand.url or str(cand.version)].append(
+                (res.target, cand, res.parents.get(name, frozenset()))
+            )
+    out: list[LockedPackage] = []
+    for name, variants in by_name.items():
+        for key, uses in variants.items():
+            using = tuple(t for t, _, _ in uses)
+            marker = None
+            if len(using) != len(targets):
+                others = tuple(t for t in targets if t not in using)
+                parts = sorted({target_selector(t, others) for t in using})
+                marker = " or ".join(f"({p})" if " and " in p else p for p in parts)
+            cand = uses[0][1]
+            via = sorted({v for _, _, vs in uses for v in vs}, key=_via_key)
+            out.append(
+                LockedPackage(
+                    name=name,
+                    version=cand.version,
+                    files=files.get((name, key), ()),
+                    via=tuple(via),
+                    marker=marker,
+                    url=cand.url,
+                    targets=tuple(t.describe() for t in using),
+                )
+            )
+    return out

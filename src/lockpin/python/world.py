@@ -1,0 +1,164 @@
+"""The real :class:`~lockpin.python.resolver.World`: the index client and the
+metadata fetcher driven from a background event loop, fetching ahead.
+
+When a requirement is discovered, ``discovered`` starts (without waiting) the
+fetch of its project page, picks the release the resolver will most likely
+choose, fetches that release's metadata and recurses into its dependencies.
+By the time resolvelib asks, the answer is usually already in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from .models import DistFile
+from .resolver import Candidate, Req, group_versions
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Callable, Mapping, Sequence
+
+    from packaging.version import Version
+
+    from .bridge import LoopThread
+    from .index import IndexClient
+    from .metadata import CoreMetadata, MetadataFetcher
+    from .target import Target
+
+__all__ = ["IndexWorld", "best_file"]
+
+log = logging.getLogger(__name__)
+
+
+def best_file(files: Sequence[DistFile], target: Target) -> DistFile | None:
+    """The file whose metadata stands for the release: the most preferred
+    compatible wheel, else any wheel, else the sdist."""
+    wheels = [(target.wheel_priority(f.filename), f) for f in files if f.is_wheel]
+    compatible = [(p, f) for p, f in wheels if p is not None]
+    if compatible:
+        return min(compatible, key=lambda pf: (pf[0], pf[1].filename))[1]
+    if wheels:
+        return sorted((f for _, f in wheels), key=lambda f: f.filename)[0]
+    sdists = sorted((f for f in files if not f.is_wheel), key=lambda f: f.filename)
+    return sdists[0] if sdists else None
+
+
+class IndexWorld:
+    def __init__(
+        self,
+        loop: LoopThread,
+        client: IndexClient,
+        fetcher: MetadataFetcher,
+        *,
+        target: Target,
+        exclude_newer: dt.datetime | None,
+        preferred: Mapping[NormalizedName, Version],
+        on_event: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.loop = loop
+        self.client = client
+        self.fetcher = fetcher
+        self.target = target
+        self.exclude_newer = exclude_newer
+        self.preferred = preferred
+        self._meta: dict[tuple[NormalizedName, str], asyncio.Future[CoreMetadata]] = {}
+        self._speculated: set[NormalizedName] = set()
+        self._on_event = on_event
+
+    def retarget(self, target: Target) -> None:
+        """Reuse fetched data for the next target of a multi-platform lock."""
+        self.target = target
+        self._speculated.clear()
+
+    # -- World protocol (called from the resolver thread) --------------------------------------
+
+    def versions(self, name: NormalizedName) -> Sequence[DistFile]:
+        page = self.loop.run(self.client.project_page(name))
+        return page.files
+
+    def metadata(self, candidate: Candidate) -> CoreMetadata:
+        async def wait() -> CoreMetadata:
+            return await self._metadata(
+                candidate.name, str(candidate.version), candidate.files, candidate.url
+            )
+
+        return self.loop.run(wait())
+
+    def discovered(self, req: Req) -> None:
+        if req.name not in self._speculated and req.url is None:
+            self._speculated.add(req.name)
+            self.loop.spawn(self._speculate(req))
+
+    # -- loop side -----------------------------------------------------------------------------
+
+    def _metadata(
+        self, name: NormalizedName, version: str, files: Sequence[DistFile], url: str | None
+    ) -> asyncio.Future[CoreMetadata]:
+        key = (name, url or version)
+        fut = self._meta.get(key)
+        if fut is None:
+            fut = asyncio.ensure_future(self._fetch_metadata(name, files, url))
+            self._meta[key] = fut
+        return fut
+
+    async def _fetch_metadata(
+        self, name: NormalizedName, files: Sequence[DistFile], url: str | None
+    ) -> CoreMetadata:
+        f = (
+            DistFile(filename=url.split("#")[0].rsplit("/", 1)[-1], url=url.split("#")[0])
+            if url
+            else best_file(files, self.target)
+        )
+        if f is None:
+            from ..errors import IndexError_
+
+            raise IndexError_(f"{name} has no file to read metadata from.", url=name)
+        meta = await self.fetcher.fetch(f)
+        if self._on_event is not None:
+            self._on_event("metadata", name)
+        return meta
+
+    async def _speculate(self, req: Req) -> None:
+        try:
+            page = await self.client.project_page(req.name)
+        except Exception:
+            return
+        if self._on_event is not None:
+            self._on_event("page", req.name)
+        infos = group_versions(page.files, target=self.target, exclude_newer=self.exclude_newer)
+        want = self.preferred.get(req.name)
+        pick = None
+        for info in infos:
+            if info.yanked:
+                continue
+            if want is not None and info.version == want:
+                pick = info
+                break
+            if (
+                pick is None
+                and not info.version.is_prerelease
+                and req.specifier.contains(info.version, prereleases=True)
+            ):
+                pick = info
+                if want is None:
+                    break
+        if pick is None:
+            return
+        try:
+            meta = await self._metadata(req.name, str(pick.version), pick.files, None)
+        except Exception:
+            return
+        for r in meta.requires_dist:
+            if r.marker is not None and not self.target.evaluate(r.marker, req.extras):
+                continue
+            dep = Req(
+                canonicalize_name(r.name),
+                r.specifier,
+                frozenset(canonicalize_name(e) for e in r.extras),
+                r.url,
+            )
+            self.discovered(dep)
