@@ -15,18 +15,24 @@ __all__ = [
     "HttpConfig",
     "IndexConfig",
     "InputError",
+    "Lock",
+    "LockedPackage",
     "LockpinError",
     "NetworkError",
     "ResolutionError",
     "Target",
     "VerifyResult",
     "__version__",
+    "compile",
     "hash_requirements",
     "parse_target",
     "verify",
 ]
 
 _LAZY = {
+    "compile": ".python.compile",
+    "Lock": ".python.lock",
+    "LockedPackage": ".python.lock",
     "hash_requirements": "._hashcmd",
     "verify": "._hashcmd",
     "HashResult": ".python.hashing",
@@ -45,8 +51,10 @@ if TYPE_CHECKING:
     from ._hashcmd import hash_requirements, verify
     from .errors import InputError, LockpinError, NetworkError, ResolutionError
     from .net.http import HttpConfig
+    from .python.compile import compile_lock as compile
     from .python.hashing import HashResult, VerifyResult
     from .python.index import IndexConfig
+    from .python.lock import Lock, LockedPackage
     from .python.target import Target, parse_target
 
 
@@ -56,6 +64,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'lockpin' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module, __name__), name)
+    attr = "compile_lock" if name == "compile" else name
+    value = getattr(importlib.import_module(module, __name__), attr)
     globals()[name] = value
     return value
