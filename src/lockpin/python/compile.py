@@ -21,8 +21,7 @@ from .index import IndexClient, IndexConfig
 from .inputs import Inputs, RootRequirement, load_inputs
 from .lock import Lock, LockedFile, LockedPackage, target_selector
 from .metadata import MetadataFetcher
-from .models import parse_filename
-from .resolver import Candidate, Req, Resolution, resolve
+from .resolver import Candidate, Req, Resolution, _version_of, resolve
 from .target import Target, host_target
 from .world import IndexWorld
 
@@ -267,8 +266,7 @@ async def _hash_all(
             page = await client.project_page(cand.name)
             files = []
             for f in page.files:
-                parsed = parse_filename(f.filename)
-                if parsed is None or parsed[1] != cand.version:
+                if _version_of(f.filename) != cand.version:
                     continue
                 if exclude_newer and f.upload_time and f.upload_time > exclude_newer:
                     continue

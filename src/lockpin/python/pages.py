@@ -95,7 +95,8 @@ def _json_file(raw: Any, page_url: str) -> DistFile | None:
     rp = raw.get("requires-python")
     return DistFile(
         filename=filename,
-        url=urljoin(page_url, href),
+        # urljoin is costly at tens of thousands of files; most URLs are absolute.
+        url=href if href.startswith(("https://", "http://")) else urljoin(page_url, href),
         hashes={str(k).lower(): str(v).lower() for k, v in hashes.items()}
         if isinstance(hashes, dict)
         else {},

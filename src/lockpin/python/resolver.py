@@ -23,7 +23,7 @@ from .models import DistFile, parse_filename
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
     from packaging.version import Version
     from resolvelib.resolvers import RequirementInformation
@@ -111,14 +111,59 @@ class World(Protocol):
         """A new requirement appeared: a real world may start fetching for it."""
 
 
-def group_versions(
+_VERSIONS: dict[str, Version | None] = {}
+
+
+def _version_of(filename: str) -> Version | None:
+    """The version part of a wheel or sdist filename, by string splitting (the
+    hot path: tens of thousands of files per lock), parsed once per string."""
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6):
+            return None
+        text = parts[1]
+    else:
+        for ext in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
+            if filename.endswith(ext):
+                text = filename[: -len(ext)].rpartition("-")[2]
+                break
+        else:
+            return None
+    try:
+        return _VERSIONS[text]
+    except KeyError:
+        pass
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        version: Version | None = Version(text)
+    except InvalidVersion:
+        version = None
+    _VERSIONS[text] = version
+    return version
+
+
+def releases_of(files: Iterable[DistFile]) -> list[tuple[Version, tuple[DistFile, ...]]]:
+    """All files grouped by release, newest first, without judging them."""
+    by_version: dict[Version, list[DistFile]] = defaultdict(list)
+    for f in files:
+        version = _version_of(f.filename)
+        if version is not None:
+            by_version[version].append(f)
+    return sorted(
+        ((v, tuple(fs)) for v, fs in by_version.items()), key=lambda vf: vf[0], reverse=True
+    )
+
+
+def usable_release(
+    version: Version,
     files: Iterable[DistFile],
     *,
     target: Target,
     exclude_newer: dt.datetime | None = None,
     only_binary: bool = False,
-) -> list[VersionInfo]:
-    """Group a project's files into releases usable on ``target``, newest first.
+) -> VersionInfo | None:
+    """The release's files usable on ``target``, or ``None`` when there are none.
 
     A file counts when it was uploaded before ``exclude_newer`` (files without
     an upload time, such as local find-links, are kept), its Requires-Python
@@ -126,33 +171,76 @@ def group_versions(
     sdist (unless ``only_binary``). A release is yanked when all its usable
     files are (PEP 592).
     """
-    by_version: dict[Version, list[DistFile]] = defaultdict(list)
+    usable: list[DistFile] = []
     for f in files:
-        parsed = parse_filename(f.filename)
-        if parsed is None:
-            continue
-        _name, version, kind = parsed
         if (
             exclude_newer is not None
             and f.upload_time is not None
             and f.upload_time > exclude_newer
         ):
             continue
-        if kind == "wheel":
+        if f.filename.endswith(".whl"):
             if target.wheel_priority(f.filename) is None:
                 continue
         elif only_binary:
             continue
         if not target.supports_python(f.requires_python):
             continue
-        by_version[version].append(f)
+        usable.append(f)
+    if not usable:
+        return None
+    yanked = all(f.yanked for f in usable)
+    reason = next((f.yanked_reason for f in usable if f.yanked_reason), None) if yanked else None
+    return VersionInfo(version, tuple(usable), yanked, reason)
+
+
+def group_versions(
+    files: Iterable[DistFile],
+    *,
+    target: Target,
+    exclude_newer: dt.datetime | None = None,
+    only_binary: bool = False,
+) -> list[VersionInfo]:
+    """Every release usable on ``target``, newest first (see :func:`usable_release`)."""
     out = []
-    for version, vfiles in by_version.items():
-        yanked = all(f.yanked for f in vfiles)
-        reason = next((f.yanked_reason for f in vfiles if f.yanked_reason), None)
-        out.append(VersionInfo(version, tuple(vfiles), yanked, reason if yanked else None))
-    out.sort(key=lambda v: v.version, reverse=True)
+    for version, vfiles in releases_of(files):
+        info = usable_release(
+            version, vfiles, target=target, exclude_newer=exclude_newer, only_binary=only_binary
+        )
+        if info is not None:
+            out.append(info)
     return out
+
+
+class _Project:
+    """A project's releases, judged for the target lazily, newest first: the
+    resolver usually needs only the first few of hundreds."""
+
+    def __init__(
+        self,
+        files: Sequence[DistFile],
+        judge: Callable[[Version, tuple[DistFile, ...]], VersionInfo | None],
+    ) -> None:
+        self.releases = releases_of(files)
+        self._judge = judge
+        self._infos: dict[Version, VersionInfo | None] = {}
+
+    def info(self, version: Version, files: tuple[DistFile, ...]) -> VersionInfo | None:
+        try:
+            return self._infos[version]
+        except KeyError:
+            info = self._infos[version] = self._judge(version, files)
+            return info
+
+    def usable(self, limit: int) -> list[VersionInfo]:
+        out = []
+        for version, files in self.releases:
+            info = self.info(version, files)
+            if info is not None:
+                out.append(info)
+                if len(out) >= limit:
+                    break
+        return out
 
 
 def _exact_pins(specifier: SpecifierSet) -> set[str]:
@@ -195,8 +283,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         self.constraints = constraints
         self.preferred = preferred
         self.root_order = root_order
-        self._versions: dict[NormalizedName, list[VersionInfo]] = {}
-        self.rejected: dict[NormalizedName, list[Version]] = {}
+        self._projects: dict[NormalizedName, _Project] = {}
 
     # -- resolvelib interface -----------------------------------------------------------------
 
@@ -227,23 +314,27 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
             identifier,
         )
 
-    def _infos(self, name: NormalizedName) -> list[VersionInfo]:
-        infos = self._versions.get(name)
-        if infos is None:
-            files = self.world.versions(name)
+    def _project(self, name: NormalizedName) -> _Project:
+        project = self._projects.get(name)
+        if project is None:
             only = ":all:" in self.only_binary or name in self.only_binary
-            infos = group_versions(
-                files, target=self.target, exclude_newer=self.exclude_newer, only_binary=only
-            )
-            self._versions[name] = infos
-        return infos
+            target, cutoff = self.target, self.exclude_newer
+
+            def judge(version: Version, files: tuple[DistFile, ...]) -> VersionInfo | None:
+                return usable_release(
+                    version, files, target=target, exclude_newer=cutoff, only_binary=only
+                )
+
+            project = _Project(self.world.versions(name), judge)
+            self._projects[name] = project
+        return project
 
     def find_matches(
         self,
         identifier: str,
         requirements: Mapping[str, Iterator[Req]],
         incompatibilities: Mapping[str, Iterator[Candidate]],
-    ) -> list[Candidate]:
+    ) -> Callable[[], Iterator[Candidate]] | list[Candidate]:
         reqs = list(requirements[identifier])
         name = reqs[0].name
         extras = reqs[0].extras
@@ -252,7 +343,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         if url_reqs:
             return self._direct_candidates(name, extras, url_reqs[0].url or "", bad)
         try:
-            infos = self._infos(name)
+            project = self._project(name)
         except NoSuchProjectError as exc:
             parents = sorted({r.parent or r.source or "the input" for r in reqs})
             raise NoSuchProjectError(
@@ -264,27 +355,37 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
             or (isinstance(self.pre, frozenset) and name in self.pre)
             or any(s.prereleases for s in specs if any(True for _ in s))
         )
-        if not explicit_pre and infos and all(i.version.is_prerelease for i in infos):
+        if not explicit_pre and all(v.is_prerelease for v, _ in project.releases):
             explicit_pre = True  # if-necessary: a project with only pre-releases
-        exact = set().union(*(_exact_pins(s) for s in specs)) if specs else set()
-        out: list[Candidate] = []
-        for info in infos:
-            v = info.version
-            if v in bad:
-                continue
-            if v.is_prerelease and not explicit_pre:
-                continue
-            if not all(s.contains(v, prereleases=True) for s in specs):
-                continue
-            if info.yanked and not any(v == type(v)(e) for e in exact if _valid(e)):
-                continue
-            out.append(Candidate(name, v, extras, info.files, None, info.yanked_reason))
+        exact = {v for s in specs for e in _exact_pins(s) if (v := _parse(e)) is not None}
         want = self.preferred.get(name)
-        if want is not None:
-            out.sort(key=lambda c: c.version != want)
-        if not out:
-            self.rejected[name] = [i.version for i in infos[:10]]
-        return out
+
+        def acceptable(version: Version, files: tuple[DistFile, ...]) -> Candidate | None:
+            if version in bad:
+                return None
+            if version.is_prerelease and not explicit_pre and version not in exact:
+                return None
+            if not all(s.contains(version, prereleases=True) for s in specs):
+                return None
+            info = project.info(version, files)
+            if info is None or (info.yanked and version not in exact):
+                return None
+            return Candidate(name, version, extras, info.files, None, info.yanked_reason)
+
+        def candidates() -> Iterator[Candidate]:
+            first = None
+            if want is not None:
+                files = next((fs for v, fs in project.releases if v == want), None)
+                if files is not None and (first := acceptable(want, files)) is not None:
+                    yield first
+            for version, files in project.releases:
+                if first is not None and version == first.version:
+                    continue
+                cand = acceptable(version, files)
+                if cand is not None:
+                    yield cand
+
+        return candidates
 
     def _direct_candidates(
         self, name: NormalizedName, extras: frozenset[NormalizedName], url: str, bad: set[Version]
@@ -336,14 +437,13 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         return deps
 
 
-def _valid(text: str) -> bool:
+def _parse(text: str) -> Version | None:
     from packaging.version import InvalidVersion, Version
 
     try:
-        Version(text)
+        return Version(text)
     except InvalidVersion:
-        return False
-    return True
+        return None
 
 
 def _same_url(a: str, b: str) -> bool:
@@ -453,11 +553,12 @@ def _explain(
         if req.name not in names:
             names.append(req.name)
     for name in names:
-        infos = provider._versions.get(name)
-        if infos is None:
+        project = provider._projects.get(name)
+        if project is None:
             continue
+        infos = project.usable(13)
         available = ", ".join(str(i.version) for i in infos[:12]) or "none"
-        more = f" (+{len(infos) - 12} older)" if len(infos) > 12 else ""
+        more = " (and older)" if len(infos) > 12 else ""
         lines.append(f"  versions of {name} usable on this target: {available}{more}")
     extra = []
     if provider.exclude_newer is not None:

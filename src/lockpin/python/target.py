@@ -123,6 +123,9 @@ class _Environment:
     implementation: str
     primary_platform: str  # the platform tag describe() shows
     release: Version  # the version without its pre-release part, for Requires-Python
+    # "interpreter-abi-platform" (lower case) -> rank: matching wheel filenames by
+    # plain string lookups is ~10x faster than building Tag objects per file.
+    text_priority: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,13 +179,27 @@ class Target:
         ``None`` when no tag of the wheel fits this target, or when the name is
         not a valid wheel filename (pip skips those too).
         """
+        if not filename.endswith(".whl"):
+            return None
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6) or not all(parts):
+            return None
+        table = self._env.text_priority
+        best: int | None = None
+        interpreters, abis, platforms = (p.lower().split(".") for p in parts[-3:])
+        for interpreter in interpreters:
+            for abi in abis:
+                for plat in platforms:
+                    rank = table.get(f"{interpreter}-{abi}-{plat}")
+                    if rank is not None and (best is None or rank < best):
+                        best = rank
+        if best is None:
+            return None
         try:
-            wheel_tags = parse_wheel_filename(filename)[3]
+            parse_wheel_filename(filename)  # reject what pip would reject
         except InvalidWheelFilename:
             return None
-        priority = self._env.priority
-        ranks = [priority[tag] for tag in wheel_tags if tag in priority]
-        return min(ranks) if ranks else None
+        return best
 
     def supports_python(self, requires_python: str | None) -> bool:
         """Whether a ``Requires-Python`` value admits this target's interpreter.
@@ -419,7 +436,8 @@ def _environment(version_text: str, label: str) -> _Environment:
         (p for p in platforms if not p.startswith("linux_")), platforms[0] if platforms else ""
     )
     release = Version(".".join(str(part) for part in version.release))
-    return _Environment(markers, tags, priority, implementation, primary, release)
+    text_priority = {str(tag): rank for tag, rank in priority.items()}
+    return _Environment(markers, tags, priority, implementation, primary, release, text_priority)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import NormalizedName, canonicalize_name
 
 from .models import DistFile
-from .resolver import Candidate, Req, group_versions
+from .resolver import Candidate, Req, releases_of, usable_release
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -129,20 +129,27 @@ class IndexWorld:
             return
         if self._on_event is not None:
             self._on_event("page", req.name)
-        infos = group_versions(page.files, target=self.target, exclude_newer=self.exclude_newer)
         want = self.preferred.get(req.name)
         pick = None
-        for info in infos:
-            if info.yanked:
+        for version, files in releases_of(page.files):
+            if want is not None and version != want:
+                if pick is not None or version.is_prerelease:
+                    continue
+                if not req.specifier.contains(version, prereleases=True):
+                    continue
+            elif want is None and (
+                version.is_prerelease or not req.specifier.contains(version, prereleases=True)
+            ):
                 continue
-            if want is not None and info.version == want:
+            info = usable_release(
+                version, files, target=self.target, exclude_newer=self.exclude_newer
+            )
+            if info is None or info.yanked:
+                continue
+            if want is not None and version == want:
                 pick = info
                 break
-            if (
-                pick is None
-                and not info.version.is_prerelease
-                and req.specifier.contains(info.version, prereleases=True)
-            ):
+            if pick is None:
                 pick = info
                 if want is None:
                     break
