@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from ._io import atomic_write, read_text
+from .errors import NoSuchVersionError
 from .net.http import Http, HttpConfig
 from .net.redact import redact_url
 from .python.hashing import (
@@ -96,6 +97,22 @@ async def _with_client(
         return await collect_release_hashes(client, pins, target=None)
 
 
+def _applies(req: RequirementLine, target: Target | None) -> bool:
+    """Whether pip installs ``req`` on ``target`` (it skips lines whose marker is false)."""
+    return target is None or req.marker is None or target.evaluate(req.marker)
+
+
+def _nothing_installable(release: PinnedRelease, target: Target | None) -> NoSuchVersionError:
+    where = target.describe() if target is not None else "any target"
+    return NoSuchVersionError(
+        release.name,
+        release.version,
+        f"{release.location}: {release.name}=={release.version} has no file installable on "
+        f"{where}; its files are {', '.join(f.filename for f in release.files)}. "
+        "Pin a version that supports the target, or change the target.",
+    )
+
+
 def _requirement_text(block: Block) -> str:
     first = block.lines[0].text
     return _HASH_OPTION.sub("", " " + first).strip()
@@ -146,6 +163,9 @@ def hash_requirements(
         files = (
             release.files if target is None else tuple(f for f in release.files if f.fits(target))
         )
+        if not files and _applies(req, target):
+            # An unhashed line would make pip's --require-hashes refuse the whole file.
+            raise _nothing_installable(release, target)
         hashes = tuple(sorted({f.sha256 for f in files}))
         if unknown and not update:
             hashes = tuple(sorted(existing | set(hashes)))
@@ -264,6 +284,8 @@ def verify(
                 f"{release.location}: {release.name}: {len(other)} non-sha256 hash(es) not checked."
             )
         files = [f for f in release.files if target is None or f.fits(target)]
+        if not files and _applies(req, target):
+            raise _nothing_installable(release, target)
         expected = {f.sha256 for f in files}
         for f in files:
             if f.sha256 not in listed:

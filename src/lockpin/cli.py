@@ -442,8 +442,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# Options that change how lockpin runs, not what the lock contains: left out of the
+# header so that the same lock is written whatever the cache or verbosity (as
+# pip-compile does).
+_RUN_ONLY_FLAGS = frozenset(
+    {
+        "-q",
+        "--quiet",
+        "-v",
+        "-vv",
+        "-vvv",
+        "--verbose",
+        "--no-cache",
+        "--refresh",
+        "--offline",
+        "-U",
+        "--upgrade",
+        "--dry-run",
+        "--check",
+    }
+)
+_RUN_ONLY_OPTIONS = frozenset(
+    {"--cache-dir", "--max-age", "--timeout", "--retries", "-P", "--upgrade-package"}
+)
+
+
 def command_line(argv: Sequence[str]) -> str:
-    """The command as a user would retype it (credentials redacted)."""
+    """The command as a user would retype it (credentials redacted, run-only
+    options such as ``--cache-dir`` or ``-q`` left out)."""
     from .net.redact import redact_text
 
-    return redact_text(shlex.join(["lockpin", *argv]))
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if arg in _RUN_ONLY_FLAGS:
+            continue
+        if name in _RUN_ONLY_OPTIONS:
+            skip = "=" not in arg
+            continue
+        kept.append(arg)
+    return redact_text(shlex.join(["lockpin", *kept]))

@@ -152,6 +152,11 @@ class Http:
                     import h2  # noqa: F401
                 except ImportError:  # pragma: no cover - h2 is a declared dependency
                     http2 = False
+
+            async def _check_each_request(request: httpx.Request) -> None:
+                # Redirects included: refuse before a byte goes to a plain-http host.
+                self.check_url(str(request.url))
+
             self._client = httpx.AsyncClient(
                 http2=http2,
                 timeout=httpx.Timeout(self.config.timeout, connect=min(10.0, self.config.timeout)),
@@ -160,6 +165,7 @@ class Http:
                 follow_redirects=True,
                 headers={"User-Agent": self.config.user_agent},
                 trust_env=True,
+                event_hooks={"request": [_check_each_request]},
             )
         return self._client
 

@@ -7,7 +7,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["redact_text", "redact_url", "split_auth"]
 
-_URL_IN_TEXT = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+# Greedy up to the last "@" before the path: pip splits the authority there, so
+# a raw "@" in a password belongs to the password.
+_URL_IN_TEXT = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/\s]+)@")
 
 
 def redact_url(url: str) -> str:
@@ -21,7 +23,8 @@ def redact_url(url: str) -> str:
     except ValueError:
         return redact_text(url)
     if "@" not in parts.netloc:
-        return url
+        # A raw "#" or "?" in a password ends the netloc early; mask by pattern.
+        return redact_text(url)
     userinfo, _, hostport = parts.netloc.rpartition("@")
     user, sep, _password = userinfo.partition(":")
     masked = f"{user}:****" if sep else "****"

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import os
+import re
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from .index import IndexClient, IndexConfig
 from .inputs import Inputs, RootRequirement, load_inputs
 from .lock import Lock, LockedFile, LockedPackage, target_selector
 from .metadata import MetadataFetcher
-from .resolver import Candidate, Req, Resolution, _version_of, resolve
+from .resolver import Candidate, Req, Resolution, releases_of, resolve
 from .target import Target, host_target
 from .world import IndexWorld
 
@@ -70,17 +71,17 @@ def read_existing_pins(path: str) -> dict[NormalizedName, Version]:
             except (KeyError, TypeError, InvalidVersion):
                 continue
         return pins
-    from .reqfile import parse_requirements
-
-    try:
-        parsed = parse_requirements(path, reader=lambda _p: text)
-    except InputError:
-        log.warning("ignoring the existing %s: it does not parse", path)
-        return {}
-    for line in parsed.requirements:
-        if line.name and line.pinned_version is not None:
-            pins.setdefault(line.name, line.pinned_version)
+    # Only the `name==version` lines matter here, and a full parse of a lock with
+    # thousands of hash lines costs more than the whole warm re-lock.
+    for match in _PIN_LINE.finditer(text):
+        try:
+            pins.setdefault(canonicalize_name(match.group(1)), Version(match.group(2)))
+        except InvalidVersion:
+            continue
     return pins
+
+
+_PIN_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*===?\s*([^\s;\\#]+)", re.M)
 
 
 def _roots_for(inputs: Inputs, target: Target) -> tuple[list[Req], list[Req]]:
@@ -216,10 +217,16 @@ def compile_lock(
                     )
                 )
             files = lt.run(_hash_all(client, resolutions, exclude_newer))
+            log.info(
+                "fetched %d bytes in %d requests; metadata sources: %s",
+                client_http.bytes_fetched,
+                client_http.requests,
+                ", ".join(f"{k}={v}" for k, v in sorted(fetcher.stats.items())),
+            )
         finally:
             lt.run(client_http.aclose())
 
-    packages = _merge(resolutions, files, targets)
+    packages = _merge(resolutions, files, targets, only)
     for res in resolutions:
         for cand in res.pins.values():
             if not any(f.is_wheel for f in cand.files) and cand.url is None:
@@ -264,13 +271,12 @@ async def _hash_all(
             files = list(cand.files)
         else:
             page = await client.project_page(cand.name)
-            files = []
-            for f in page.files:
-                if _version_of(f.filename) != cand.version:
-                    continue
-                if exclude_newer and f.upload_time and f.upload_time > exclude_newer:
-                    continue
-                files.append(f)
+            group = next((fs for v, fs in releases_of(page.files) if v == cand.version), ())
+            files = [
+                f
+                for f in group
+                if not (exclude_newer and f.upload_time and f.upload_time > exclude_newer)
+            ]
         digests = await asyncio.gather(*(client.sha256(f) for f in files))
         return tuple(
             sorted(
@@ -295,8 +301,13 @@ def _merge(
     resolutions: list[Resolution],
     files: dict[tuple[NormalizedName, str], tuple[LockedFile, ...]],
     targets: tuple[Target, ...],
+    only_binary: frozenset[str] = frozenset(),
 ) -> list[LockedPackage]:
-    """One package line per distinct pin; markers where targets disagree."""
+    """One package line per distinct pin; markers where targets disagree.
+
+    A package under ``--only-binary`` keeps only its wheels: its sdist is not an
+    acceptable way to install it, so the lock does not offer it either.
+    """
     by_name: dict[NormalizedName, dict[str, list[tuple[Target, Candidate, frozenset[str]]]]] = (
         defaultdict(lambda: defaultdict(list))
     )
@@ -313,14 +324,20 @@ def _merge(
             if len(using) != len(targets):
                 others = tuple(t for t in targets if t not in using)
                 parts = sorted({target_selector(t, others) for t in using})
-                marker = " or ".join(f"({p})" if " and " in p else p for p in parts)
+                if len(parts) > 1:
+                    parts = [f"({p})" if " and " in p else p for p in parts]
+                marker = " or ".join(parts)
+                _check_marker(name, key, marker, others)
             cand = uses[0][1]
+            locked = files.get((name, key), ())
+            if cand.url is None and (":all:" in only_binary or name in only_binary):
+                locked = tuple(f for f in locked if f.is_wheel)
             via = sorted({v for _, _, vs in uses for v in vs}, key=_via_key)
             out.append(
                 LockedPackage(
                     name=name,
                     version=cand.version,
-                    files=files.get((name, key), ()),
+                    files=locked,
                     via=tuple(via),
                     marker=marker,
                     url=cand.url,
@@ -328,3 +345,18 @@ def _merge(
                 )
             )
     return out
+
+
+def _check_marker(name: str, key: str, marker: str, others: tuple[Target, ...]) -> None:
+    """Refuse a lock whose markers cannot tell two targets apart (e.g. linux/amd64
+    and manylinux_2_17_x86_64 that need different pins): pip would see both lines."""
+    from packaging.markers import Marker
+
+    parsed = Marker(marker)
+    for other in others:
+        if parsed.evaluate(other.markers()):
+            raise InputError(
+                f"{name} {key} is pinned for some targets only, but the marker "
+                f"'{marker}' also holds on {other.describe()}: environment markers cannot "
+                "tell these targets apart. Lock them into separate files."
+            )

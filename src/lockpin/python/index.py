@@ -105,6 +105,8 @@ class IndexClient:
         links = [f for f in await self._find_links_files() if _names(f) == name]
         if not found and not links:
             raise NoSuchProjectError(name, indexes=self.redacted_indexes)
+        if len(found) == 1 and not links:
+            return found[0]  # keep a lazily parsed page lazy
         files: list[DistFile] = []
         seen: set[str] = set()
         for page in found:

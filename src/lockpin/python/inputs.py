@@ -44,6 +44,16 @@ class Inputs:
     files: tuple[str, ...] = ()
 
 
+def _reader(path: str) -> str:
+    """The reader of :func:`parse_requirements`: OS errors propagate so that the
+    parser names the ``-r``/``-c`` line that included a missing file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text ({exc}).") from exc
+
+
 def _label(path: str) -> str:
     rel = os.path.relpath(path) if os.path.isabs(path) else path
     return rel if not rel.startswith("..") else path
@@ -166,7 +176,7 @@ def load_inputs(
             roots.extend(_pyproject(src, extras=extras, all_extras=all_extras, groups=groups))
             files.append(src)
             continue
-        parsed = parse_requirements(src, reader=read_text, env=os.environ)
+        parsed = parse_requirements(src, reader=_reader, env=os.environ)
         options = _merge_options(options, parsed.options)
         files.extend(parsed.files)
         for line in parsed.requirements:
@@ -176,7 +186,7 @@ def load_inputs(
     if (extras or all_extras or groups) and not used_pyproject:
         raise InputError("--extra, --all-extras and --group need a pyproject.toml input.")
     for src in constraint_files:
-        parsed = parse_requirements(src, reader=read_text, env=os.environ, constraint=True)
+        parsed = parse_requirements(src, reader=_reader, env=os.environ, constraint=True)
         options = _merge_options(options, parsed.options)
         files.extend(parsed.files)
         for line in (*parsed.requirements, *parsed.constraints):

@@ -31,7 +31,6 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -71,20 +70,51 @@ class CoreMetadata:
     dynamic: tuple[str, ...] = ()
 
 
+def _headers(data: bytes | str) -> dict[str, list[str]]:
+    """The RFC 822 header block of a METADATA/PKG-INFO file.
+
+    The ``email`` package is general and slow; core metadata headers are plain
+    ``Name: value`` lines with indented continuations, ending at the first blank
+    line (the description body follows).
+    """
+    text = data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else data
+    fields: dict[str, list[str]] = {}
+    key: str | None = None
+    for line in text.splitlines():
+        if not line:
+            break  # the header block ends at the first empty line
+        if line[0] in " \t":  # continuation (whitespace-only lines included)
+            if key is not None and key in fields:
+                fields[key][-1] += " " + line.strip()
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = name.strip().lower()
+        fields.setdefault(key, []).append(value.strip())
+    return fields
+
+
 def parse_core_metadata(data: bytes | str, *, source: str) -> CoreMetadata:
     """Parse an email-header METADATA/PKG-INFO; invalid requirement lines are an error
     naming ``source`` (a redacted URL or file name)."""
-    raw, _unparsed = parse_email(data)
-    name = raw.get("name")
+    raw = _headers(data)
+
+    def first(key: str) -> str | None:
+        values = raw.get(key)
+        return values[0] if values else None
+
+    name = first("name")
     if not name:
         raise IndexError_(f"metadata from {source} has no Name field.", url=source)
     version: Version | None
     try:
-        version = Version(raw["version"]) if raw.get("version") else None
+        text = first("version")
+        version = Version(text) if text else None
     except InvalidVersion:
         version = None
     reqs: list[Requirement] = []
-    for line in raw.get("requires_dist", []):
+    for line in raw.get("requires-dist", []):
         try:
             reqs.append(Requirement(line))
         except InvalidRequirement as exc:
@@ -96,9 +126,9 @@ def parse_core_metadata(data: bytes | str, *, source: str) -> CoreMetadata:
         name=canonicalize_name(name),
         version=version,
         requires_dist=tuple(reqs),
-        requires_python=raw.get("requires_python") or None,
-        provides_extra=tuple(canonicalize_name(e) for e in raw.get("provides_extra", [])),
-        metadata_version=raw.get("metadata_version"),
+        requires_python=first("requires-python") or None,
+        provides_extra=tuple(canonicalize_name(e) for e in raw.get("provides-extra", [])),
+        metadata_version=first("metadata-version"),
         dynamic=tuple(d.lower() for d in raw.get("dynamic", [])),
     )
 
@@ -123,14 +153,23 @@ class _Member:
     name_len: int
 
 
-def _find_metadata_member(tail: bytes, tail_start: int) -> _Member | None:
-    """Locate METADATA via the end-of-central-directory record in ``tail``."""
+def _central_directory(tail: bytes) -> tuple[int, int] | None:
+    """``(offset, size)`` of the zip central directory, from the EOCD record."""
     eocd = tail.rfind(b"PK\x05\x06")
     if eocd < 0 or len(tail) - eocd < 22:
         return None
     cd_size, cd_offset = struct.unpack_from("<II", tail, eocd + 12)
     if cd_offset == 0xFFFFFFFF or cd_size == 0xFFFFFFFF:
         return None  # zip64: let the caller fall back to a full download
+    return cd_offset, cd_size
+
+
+def _find_metadata_member(tail: bytes, tail_start: int) -> _Member | None:
+    """Locate METADATA in the central directory, which must lie inside ``tail``."""
+    found = _central_directory(tail)
+    if found is None:
+        return None
+    cd_offset, cd_size = found
     start = cd_offset - tail_start
     if start < 0:
         return None
@@ -335,9 +374,11 @@ class MetadataFetcher:
         if not f.url.startswith("file:"):
             data = await self._range_metadata(f)
             if data is not None:
+                log.debug("read the metadata of %s with range requests", f.filename)
                 self.stats["range"] += 1
                 return data
         self.stats["download"] += 1
+        log.info("reading the metadata of %s by downloading it", f.filename)
         blob = b"".join([chunk async for chunk in self.http.stream(f.url)])
         return wheel_metadata_from_zip(blob, source=source)
 
@@ -354,13 +395,22 @@ class MetadataFetcher:
         total = _total_size(resp.headers.get("content-range", "")) or f.size
         if total is None:
             return None
-        tail_start = total - len(resp.content)
-        member = _find_metadata_member(resp.content, tail_start)
+        tail = resp.content
+        tail_start = total - len(tail)
+        directory = _central_directory(tail)
+        if directory is not None and directory[0] < tail_start:
+            # A large wheel: the central directory starts before the tail we read.
+            more = await self.http.get_range(f.url, start=directory[0], end=tail_start - 1)
+            if more.status != 206 or len(more.content) != tail_start - directory[0]:
+                return None
+            tail = more.content + tail
+            tail_start = directory[0]
+        member = _find_metadata_member(tail, tail_start)
         if member is None:
             return None
         need_end = member.offset + 30 + member.name_len + 1024 + member.compressed_size
-        if member.offset >= tail_start and need_end - tail_start <= len(resp.content) + 1024:
-            blob = resp.content[member.offset - tail_start :]
+        if member.offset >= tail_start and need_end - tail_start <= len(tail) + 1024:
+            blob = tail[member.offset - tail_start :]
             try:
                 return _extract(member, blob, source=source)
             except IndexError_:

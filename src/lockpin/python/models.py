@@ -17,6 +17,7 @@ from packaging.version import InvalidVersion, Version
 
 if TYPE_CHECKING:
     import datetime as _dt
+    from collections.abc import Sequence
 
 __all__ = ["DistFile", "FileKind", "ProjectPage", "parse_filename"]
 
@@ -58,7 +59,7 @@ class ProjectPage:
 
     name: NormalizedName
     url: str
-    files: tuple[DistFile, ...]
+    files: Sequence[DistFile]
 
 
 def parse_filename(filename: str) -> tuple[NormalizedName, Version, FileKind] | None:
@@ -76,7 +77,8 @@ def parse_filename(filename: str) -> tuple[NormalizedName, Version, FileKind] | 
             return name, version, "sdist"
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
         return _parse_legacy_sdist(filename)
-    return None
+    # .tar.bz2 / .tgz sdists (old releases on PyPI) are installable by pip too.
+    return _parse_legacy_sdist(filename)
 
 
 def _parse_legacy_sdist(filename: str) -> tuple[NormalizedName, Version, FileKind] | None:

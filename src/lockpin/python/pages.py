@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator, Sequence
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urldefrag, urljoin
 
 from packaging.utils import canonicalize_name
@@ -73,21 +74,54 @@ def parse_json_page(content: bytes, *, url: str, name: str) -> ProjectPage:
             f"{redact_url(url)} speaks simple API version {major}; lockpin understands 1.x.",
             url=redact_url(url),
         )
-    files: list[DistFile] = []
-    for raw in data["files"]:
-        item = _json_file(raw, url)
-        if item is not None:
-            files.append(item)
-    return ProjectPage(name=canonicalize_name(name), url=url, files=tuple(files))
+    raw_files = [
+        raw
+        for raw in data["files"]
+        if isinstance(raw, dict)
+        and isinstance(raw.get("filename"), str)
+        and isinstance(raw.get("url"), str)
+    ]
+    return ProjectPage(name=canonicalize_name(name), url=url, files=LazyFiles(raw_files, url))
 
 
-def _json_file(raw: Any, page_url: str) -> DistFile | None:
-    if not isinstance(raw, dict):
-        return None
-    filename = raw.get("filename")
-    href = raw.get("url")
-    if not isinstance(filename, str) or not isinstance(href, str):
-        return None
+class LazyFiles(Sequence[DistFile]):
+    """The files of a PEP 691 page, turned into :class:`DistFile` values only when
+    read. A large project lists thousands of files and a lock reads a handful;
+    grouping by version needs only :attr:`filenames`."""
+
+    __slots__ = ("_done", "_page_url", "_raw", "filenames", "releases_cache")
+
+    def __init__(self, raw: list[dict[str, Any]], page_url: str) -> None:
+        self._raw = raw
+        self._page_url = page_url
+        self._done: list[DistFile | None] = [None] * len(raw)
+        self.filenames: list[str] = [r["filename"] for r in raw]
+        #: :func:`lockpin.python.resolver.releases_of` keeps its grouping here
+        self.releases_cache: object = None
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    @overload
+    def __getitem__(self, index: int) -> DistFile: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[DistFile]: ...
+    def __getitem__(self, index: int | slice) -> DistFile | Sequence[DistFile]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        item = self._done[index]
+        if item is None:
+            item = self._done[index] = _json_file(self._raw[index], self._page_url)
+        return item
+
+    def __iter__(self) -> Iterator[DistFile]:
+        for i in range(len(self._raw)):
+            yield self[i]
+
+
+def _json_file(raw: dict[str, Any], page_url: str) -> DistFile:
+    filename: str = raw["filename"]
+    href: str = raw["url"]
     hashes = raw.get("hashes") or {}
     yanked = raw.get("yanked", False)
     meta = raw.get("core-metadata", raw.get("dist-info-metadata"))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -23,7 +24,7 @@ from .models import DistFile, parse_filename
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
     from packaging.version import Version
     from resolvelib.resolvers import RequirementInformation
@@ -143,16 +144,58 @@ def _version_of(filename: str) -> Version | None:
     return version
 
 
-def releases_of(files: Iterable[DistFile]) -> list[tuple[Version, tuple[DistFile, ...]]]:
-    """All files grouped by release, newest first, without judging them."""
-    by_version: dict[Version, list[DistFile]] = defaultdict(list)
-    for f in files:
-        version = _version_of(f.filename)
+class _Group(Sequence[DistFile]):
+    """Some files of a page, by index: reading them materializes only these."""
+
+    __slots__ = ("_files", "_indices")
+
+    def __init__(self, files: Sequence[DistFile], indices: list[int]) -> None:
+        self._files = files
+        self._indices = indices
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    @overload
+    def __getitem__(self, index: int) -> DistFile: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[DistFile]: ...
+    def __getitem__(self, index: int | slice) -> DistFile | Sequence[DistFile]:
+        if isinstance(index, slice):
+            return [self._files[i] for i in self._indices[index]]
+        return self._files[self._indices[index]]
+
+    def __iter__(self) -> Iterator[DistFile]:
+        files = self._files
+        for i in self._indices:
+            yield files[i]
+
+
+def releases_of(files: Sequence[DistFile]) -> list[tuple[Version, Sequence[DistFile]]]:
+    """All files grouped by release, newest first, without judging them.
+
+    Pages parsed lazily (:class:`~lockpin.python.pages.LazyFiles`) are grouped by
+    their filenames alone, so files of releases nobody looks at are never built.
+    """
+    cached = getattr(files, "releases_cache", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    names: list[str] | None = getattr(files, "filenames", None)
+    if names is None:
+        names = [f.filename for f in files]
+    by_version: dict[Version, list[int]] = defaultdict(list)
+    for i, filename in enumerate(names):
+        version = _version_of(filename)
         if version is not None:
-            by_version[version].append(f)
-    return sorted(
-        ((v, tuple(fs)) for v, fs in by_version.items()), key=lambda vf: vf[0], reverse=True
+            by_version[version].append(i)
+    result: list[tuple[Version, Sequence[DistFile]]] = sorted(
+        ((v, _Group(files, idx)) for v, idx in by_version.items()),
+        key=lambda vf: vf[0],
+        reverse=True,
     )
+    if hasattr(files, "releases_cache"):
+        files.releases_cache = result
+    return result
 
 
 def usable_release(
@@ -203,7 +246,7 @@ def group_versions(
 ) -> list[VersionInfo]:
     """Every release usable on ``target``, newest first (see :func:`usable_release`)."""
     out = []
-    for version, vfiles in releases_of(files):
+    for version, vfiles in releases_of(files if isinstance(files, Sequence) else list(files)):
         info = usable_release(
             version, vfiles, target=target, exclude_newer=exclude_newer, only_binary=only_binary
         )
@@ -219,13 +262,13 @@ class _Project:
     def __init__(
         self,
         files: Sequence[DistFile],
-        judge: Callable[[Version, tuple[DistFile, ...]], VersionInfo | None],
+        judge: Callable[[Version, Sequence[DistFile]], VersionInfo | None],
     ) -> None:
         self.releases = releases_of(files)
         self._judge = judge
         self._infos: dict[Version, VersionInfo | None] = {}
 
-    def info(self, version: Version, files: tuple[DistFile, ...]) -> VersionInfo | None:
+    def info(self, version: Version, files: Sequence[DistFile]) -> VersionInfo | None:
         try:
             return self._infos[version]
         except KeyError:
@@ -284,6 +327,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         self.preferred = preferred
         self.root_order = root_order
         self._projects: dict[NormalizedName, _Project] = {}
+        self.tried: dict[NormalizedName, list[Version]] = defaultdict(list)
 
     # -- resolvelib interface -----------------------------------------------------------------
 
@@ -320,7 +364,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
             only = ":all:" in self.only_binary or name in self.only_binary
             target, cutoff = self.target, self.exclude_newer
 
-            def judge(version: Version, files: tuple[DistFile, ...]) -> VersionInfo | None:
+            def judge(version: Version, files: Sequence[DistFile]) -> VersionInfo | None:
                 return usable_release(
                     version, files, target=target, exclude_newer=cutoff, only_binary=only
                 )
@@ -335,6 +379,8 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         requirements: Mapping[str, Iterator[Req]],
         incompatibilities: Mapping[str, Iterator[Candidate]],
     ) -> Callable[[], Iterator[Candidate]] | list[Candidate]:
+        if identifier == _PYTHON:
+            return []  # only added when a release's Requires-Python excludes the target
         reqs = list(requirements[identifier])
         name = reqs[0].name
         extras = reqs[0].extras
@@ -355,17 +401,38 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
             or (isinstance(self.pre, frozenset) and name in self.pre)
             or any(s.prereleases for s in specs if any(True for _ in s))
         )
-        if not explicit_pre and all(v.is_prerelease for v, _ in project.releases):
-            explicit_pre = True  # if-necessary: a project with only pre-releases
         exact = {v for s in specs for e in _exact_pins(s) if (v := _parse(e)) is not None}
         want = self.preferred.get(name)
+        no_final_fits: list[bool] = []  # computed on the first pre-release met
 
-        def acceptable(version: Version, files: tuple[DistFile, ...]) -> Candidate | None:
+        def fits(version: Version) -> bool:
+            return all(s.contains(version, prereleases=True) for s in specs)
+
+        def pre_allowed() -> bool:
+            # pip's rule (packaging's SpecifierSet.filter): without --pre or a specifier
+            # naming a pre-release, pre-releases are candidates only when no final
+            # release usable on the target satisfies the specifiers (which covers a
+            # project that has only pre-releases).
+            if not no_final_fits:
+                no_final_fits.append(
+                    not any(
+                        not v.is_prerelease and fits(v) and project.info(v, fs) is not None
+                        for v, fs in project.releases
+                    )
+                )
+            return no_final_fits[0]
+
+        def acceptable(version: Version, files: Sequence[DistFile]) -> Candidate | None:
             if version in bad:
                 return None
-            if version.is_prerelease and not explicit_pre and version not in exact:
+            if not fits(version):
                 return None
-            if not all(s.contains(version, prereleases=True) for s in specs):
+            if (
+                version.is_prerelease
+                and not explicit_pre
+                and version not in exact
+                and not pre_allowed()
+            ):
                 return None
             info = project.info(version, files)
             if info is None or (info.yanked and version not in exact):
@@ -422,6 +489,17 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
                 )
             )
         meta = self.world.metadata(candidate)
+        tried = self.tried[candidate.name]
+        if candidate.version not in tried:
+            tried.append(candidate.version)
+        if meta.requires_python and not self.target.supports_python(meta.requires_python):
+            # The index did not say (find-links pages, old index fronts) but the
+            # metadata does: as pip does, the release cannot be used; an unsatisfiable
+            # requirement makes resolvelib backtrack and name it in an explanation.
+            deps.append(
+                Req(_PYTHON, SpecifierSet(meta.requires_python), parent=parent, source="python")
+            )
+            return deps
         for r in meta.requires_dist:
             if r.marker is not None and not self.target.evaluate(r.marker, candidate.extras):
                 continue
@@ -457,6 +535,9 @@ def _zero() -> Version:
 
 
 _ZERO = _zero()
+
+#: The pseudo-project of a Requires-Python that excludes the target (never a real name).
+_PYTHON = NormalizedName("<python>")
 
 
 def resolve(
@@ -526,7 +607,8 @@ def resolve(
                 parents[cand.name].add(pname)
     for name in pins:
         for c in by_name.get(name, []):
-            if c.source:
+            # pip-compile's "# via" names constraint files, not --upgrade-package NAME==VER.
+            if c.source and c.source.startswith(("-c ", "-r ")):
                 parents[name].add(c.source)
     return Resolution(
         target=target,
@@ -543,15 +625,30 @@ def _explain(
     lines = [f"the requirements cannot be satisfied together for {target.describe()}:"]
     seen: set[str] = set()
     names: list[NormalizedName] = []
+    parent_names: list[NormalizedName] = []
     for cause in causes:
         req = cause.requirement
         who = cause.parent.pin if cause.parent is not None else (req.source or "the input")
-        line = f"  - {req} (required by {who})"
+        if req.name == _PYTHON:
+            line = (
+                f"  - {who} requires Python {req.specifier} "
+                f"(the target has {target.python_version})"
+            )
+        else:
+            line = f"  - {req} (required by {who})"
+            if req.name not in names:
+                names.append(req.name)
         if line not in seen:
             seen.add(line)
             lines.append(line)
-        if req.name not in names:
-            names.append(req.name)
+        if cause.parent is not None and cause.parent.name not in parent_names:
+            parent_names.append(cause.parent.name)
+    for name in names:
+        for c in provider.constraints.get(name, []):
+            line = f"  - {c} (constraint from {c.source or 'the input'})"
+            if line not in seen:
+                seen.add(line)
+                lines.append(line)
     for name in names:
         project = provider._projects.get(name)
         if project is None:
@@ -560,6 +657,10 @@ def _explain(
         available = ", ".join(str(i.version) for i in infos[:12]) or "none"
         more = " (and older)" if len(infos) > 12 else ""
         lines.append(f"  versions of {name} usable on this target: {available}{more}")
+    for name in parent_names:
+        tried = sorted(provider.tried.get(name, []), reverse=True)
+        if tried and name not in names:
+            lines.append(f"  versions of {name} tried: {', '.join(str(v) for v in tried)}")
     extra = []
     if provider.exclude_newer is not None:
         extra.append(f"--exclude-newer {provider.exclude_newer.isoformat()}")

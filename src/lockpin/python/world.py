@@ -66,7 +66,7 @@ class IndexWorld:
         self.exclude_newer = exclude_newer
         self.preferred = preferred
         self._meta: dict[tuple[NormalizedName, str], asyncio.Future[CoreMetadata]] = {}
-        self._speculated: set[NormalizedName] = set()
+        self._speculated: set[tuple[NormalizedName, frozenset[NormalizedName]]] = set()
         self._on_event = on_event
 
     def retarget(self, target: Target) -> None:
@@ -89,8 +89,11 @@ class IndexWorld:
         return self.loop.run(wait())
 
     def discovered(self, req: Req) -> None:
-        if req.name not in self._speculated and req.url is None:
-            self._speculated.add(req.name)
+        # Keyed by extras too: `jsonschema[format]` discovered after plain
+        # `jsonschema` still needs its extra dependencies fetched ahead.
+        key = (req.name, req.extras)
+        if key not in self._speculated and req.url is None:
+            self._speculated.add(key)
             self.loop.spawn(self._speculate(req))
 
     # -- loop side -----------------------------------------------------------------------------
