@@ -64,6 +64,9 @@ class Response:
     content: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
     from_cache: bool = False
+    #: identifies the cached body (stable across 304 revalidations); lets callers
+    #: keep derived data, such as a parsed page, next to it in the cache
+    cache_token: str | None = None
 
     @property
     def content_type(self) -> str:
@@ -256,11 +259,11 @@ class Http:
             if self.config.offline:
                 if entry is None:
                     raise OfflineError(redact_url(url))
-                return self._from_entry(url, entry)
+                return self._from_entry(url, entry, key)
             if entry is not None and not self.config.refresh:
                 fresh_for = _cache_freshness(entry.meta, default_ttl=self.config.max_age)
                 if fresh_for is not None and time.time() - entry.stored_at < fresh_for:
-                    return self._from_entry(url, entry)
+                    return self._from_entry(url, entry, key)
         elif self.config.offline:
             raise OfflineError(redact_url(url))
 
@@ -278,7 +281,7 @@ class Http:
                 entry,
                 cache_control=resp.headers.get("cache-control", entry.meta.get("cache_control")),
             )
-            return self._from_entry(url, entry)
+            return self._from_entry(url, entry, key)
         result = Response(
             url=str(resp.url),
             status=resp.status_code,
@@ -291,11 +294,20 @@ class Http:
             and resp.status_code == 200
             and "no-store" not in resp.headers.get("cache-control", "").lower()
         ):
+            body_id = f"{time.time():.6f}-{len(resp.content)}"
+            result = Response(
+                url=result.url,
+                status=result.status,
+                content=result.content,
+                headers=result.headers,
+                cache_token=f"{key}|{body_id}",
+            )
             self._cache.put(
                 "pages",
                 key,
                 resp.content,
                 {
+                    "body_id": body_id,
                     "url": result.url,
                     "content_type": resp.headers.get("content-type", ""),
                     "etag": resp.headers.get("etag"),
@@ -310,13 +322,15 @@ class Http:
         return result
 
     @staticmethod
-    def _from_entry(url: str, entry: CacheEntry) -> Response:
+    def _from_entry(url: str, entry: CacheEntry, key: str) -> Response:
+        body_id = entry.meta.get("body_id")
         return Response(
             url=str(entry.meta.get("url") or url),
             status=200,
             content=entry.body,
             headers={"content-type": str(entry.meta.get("content_type", ""))},
             from_cache=True,
+            cache_token=f"{key}|{body_id}" if body_id else None,
         )
 
     def _get_file(self, url: str) -> Response:

@@ -26,7 +26,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from ..errors import IndexError_, NetworkError, NoSuchProjectError
 from ..net.redact import redact_url
 from .models import DistFile, ProjectPage, parse_filename
-from .pages import ACCEPT, parse_html_page, parse_page
+from .pages import ACCEPT, LazyFiles, PackedFiles, pack_page, parse_html_page, parse_page
 
 if TYPE_CHECKING:
     from ..net.http import Http
@@ -143,7 +143,24 @@ class IndexClient:
             raise IndexError_(
                 f"{redact_url(url)} answered HTTP {resp.status}.", url=redact_url(url)
             )
-        return parse_page(resp.content, url=resp.url, content_type=resp.content_type, name=name)
+        cache = self.http.cache
+        if resp.cache_token is not None and cache is not None:
+            entry = cache.get("parsed-pages", resp.cache_token)
+            if entry is not None:
+                try:
+                    return ProjectPage(
+                        name=name, url=resp.url, files=PackedFiles(entry.body, resp.url)
+                    )
+                except (ValueError, EOFError, TypeError):
+                    log.debug("discarding an unreadable parsed page for %s", name)
+        page = parse_page(resp.content, url=resp.url, content_type=resp.content_type, name=name)
+        if resp.cache_token is not None and cache is not None and isinstance(page.files, LazyFiles):
+            packed = pack_page(page.files)
+            cache.put("parsed-pages", resp.cache_token, packed)
+            # The packed form is smaller than the parsed JSON held by LazyFiles:
+            # keep that one, so a large lock's memory stays flat.
+            return ProjectPage(name=name, url=resp.url, files=PackedFiles(packed, resp.url))
+        return page
 
     async def _find_links_files(self) -> tuple[DistFile, ...]:
         if not self.config.find_links:

@@ -228,3 +228,142 @@ def parse_html_page(content: bytes, *, url: str, name: str) -> ProjectPage:
             )
         )
     return ProjectPage(name=canonicalize_name(name), url=url, files=tuple(files))
+
+
+# -- the parsed-page sidecar -------------------------------------------------------------------
+#
+# A warm lock would otherwise re-parse ~24 MB of JSON for a large set on every run
+# (the largest single cost once the network is out of the way). After the first
+# parse the page's files are stored next to the cached page, grouped by release:
+# a small marshalled index (version -> offset, length) and one marshalled blob
+# per release. A later run reads the index and decodes only the releases the
+# resolver looks at.
+
+_SIDECAR_MAGIC = b"LPP1"
+
+
+def _release_key(filename: str) -> str | None:
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        return parts[1] if len(parts) in (5, 6) else None
+    for ext in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
+        if filename.endswith(ext):
+            return filename[: -len(ext)].rpartition("-")[2] or None
+    return None
+
+
+def pack_page(files: LazyFiles) -> bytes:
+    """Serialize a lazily parsed page's raw file entries, grouped by release."""
+    import marshal
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    other: list[dict[str, Any]] = []
+    for raw, filename in zip(files._raw, files.filenames, strict=True):
+        key = _release_key(filename)
+        if key is None:
+            other.append(raw)
+        else:
+            groups.setdefault(key, []).append(raw)
+    blobs = [marshal.dumps(v) for v in groups.values()]
+    index: list[tuple[str, int, int]] = []
+    offset = 0
+    for key, blob in zip(groups, blobs, strict=True):
+        index.append((key, offset, len(blob)))
+        offset += len(blob)
+    head = marshal.dumps((index, marshal.dumps(other)))
+    return _SIDECAR_MAGIC + len(head).to_bytes(4, "big") + head + b"".join(blobs)
+
+
+class PackedFiles(Sequence[DistFile]):
+    """A page read back from :func:`pack_page`: releases decoded on demand."""
+
+    __slots__ = ("_all", "_base", "_data", "_index", "_other", "_page_url", "releases_cache")
+
+    def __init__(self, data: bytes, page_url: str) -> None:
+        import marshal
+
+        if data[:4] != _SIDECAR_MAGIC:
+            raise ValueError("not a packed page")
+        size = int.from_bytes(data[4:8], "big")
+        index, other = marshal.loads(data[8 : 8 + size])
+        self._data = data
+        self._base = 8 + size
+        self._index: list[tuple[str, int, int]] = index
+        self._other: bytes = other
+        self._page_url = page_url
+        self._all: LazyFiles | None = None
+        self.releases_cache: object = self._releases()
+
+    def _decode(self, offset: int, length: int) -> LazyFiles:
+        import marshal
+
+        start = self._base + offset
+        return LazyFiles(marshal.loads(self._data[start : start + length]), self._page_url)
+
+    def _releases(self) -> list[tuple[Any, Sequence[DistFile]]]:
+        from .resolver import _version_of
+
+        out: list[tuple[Any, Sequence[DistFile]]] = []
+        for key, offset, length in self._index:
+            version = _version_of(f"x-{key}.tar.gz")
+            if version is not None:
+                out.append((version, _PackedRelease(self, offset, length)))
+        out.sort(key=lambda vf: vf[0], reverse=True)
+        return out
+
+    def _everything(self) -> LazyFiles:
+        if self._all is None:
+            import marshal
+
+            raw: list[dict[str, Any]] = []
+            for _key, offset, length in self._index:
+                start = self._base + offset
+                raw.extend(marshal.loads(self._data[start : start + length]))
+            raw.extend(marshal.loads(self._other))
+            self._all = LazyFiles(raw, self._page_url)
+        return self._all
+
+    @property
+    def filenames(self) -> list[str]:
+        return self._everything().filenames
+
+    def __len__(self) -> int:
+        return len(self._everything())
+
+    @overload
+    def __getitem__(self, index: int) -> DistFile: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[DistFile]: ...
+    def __getitem__(self, index: int | slice) -> DistFile | Sequence[DistFile]:
+        return self._everything()[index]
+
+    def __iter__(self) -> Iterator[DistFile]:
+        return iter(self._everything())
+
+
+class _PackedRelease(Sequence[DistFile]):
+    __slots__ = ("_files", "_length", "_offset", "_owner")
+
+    def __init__(self, owner: PackedFiles, offset: int, length: int) -> None:
+        self._owner = owner
+        self._offset = offset
+        self._length = length
+        self._files: LazyFiles | None = None
+
+    def _get(self) -> LazyFiles:
+        if self._files is None:
+            self._files = self._owner._decode(self._offset, self._length)
+        return self._files
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    @overload
+    def __getitem__(self, index: int) -> DistFile: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[DistFile]: ...
+    def __getitem__(self, index: int | slice) -> DistFile | Sequence[DistFile]:
+        return self._get()[index]
+
+    def __iter__(self) -> Iterator[DistFile]:
+        return iter(self._get())
