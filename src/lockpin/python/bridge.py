@@ -58,10 +58,14 @@ class LoopThread:
             return
 
         async def shutdown() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # Cancelling a task can start others (anyio's happy-eyeballs connect
+            # spawns one per address): repeat until none is left, so that no
+            # coroutine is left suspended in a closed loop (its cleanup would then
+            # fail at garbage collection, far from here).
+            while tasks := [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
             await self.loop.shutdown_asyncgens()
 
         asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result()

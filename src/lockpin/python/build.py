@@ -97,8 +97,10 @@ def _build_sync(data: bytes, filename: str, index: IndexConfig, python: str) -> 
         backend = str(build_system.get("build-backend", "setuptools.build_meta:__legacy__"))
         backend_path = list(build_system.get("backend-path", []))  # type: ignore[call-overload]
         env_dir = root / "env"
+        # Without pip: bootstrapping it costs seconds, and a backend with no build
+        # requirements (an in-tree backend, ``requires = []``) never needs it.
         _run(
-            [python, "-m", "venv", str(env_dir)],
+            [python, "-m", "venv", "--without-pip", str(env_dir)],
             what=f"creating a build environment for {filename}",
         )
         env_python = str(env_dir / ("Scripts" if os.name == "nt" else "bin") / "python")
@@ -112,9 +114,18 @@ def _build_sync(data: bytes, filename: str, index: IndexConfig, python: str) -> 
         for link in index.find_links:
             pip_args += ["--find-links", link]
 
+        have_pip: list[bool] = []
+
         def install(reqs: list[str]) -> None:
-            if reqs:
-                _run([*pip_args, *reqs], what=f"installing build requirements of {filename}")
+            if not reqs:
+                return
+            if not have_pip:
+                _run(
+                    [env_python, "-m", "ensurepip", "--default-pip"],
+                    what=f"installing pip into the build environment of {filename}",
+                )
+                have_pip.append(True)
+            _run([*pip_args, *reqs], what=f"installing build requirements of {filename}")
 
         install([str(r) for r in requires])
         hook = root / "hook.py"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, overload
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -17,9 +18,8 @@ from packaging.version import InvalidVersion, Version
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import Sequence
 
-__all__ = ["DistFile", "FileKind", "ProjectPage", "parse_filename"]
+__all__ = ["DeferredFiles", "DistFile", "FileKind", "ProjectPage", "parse_filename"]
 
 FileKind = Literal["wheel", "sdist"]
 
@@ -51,6 +51,29 @@ class DistFile:
     @property
     def is_wheel(self) -> bool:
         return self.filename.endswith(".whl")
+
+
+class DeferredFiles(Sequence[DistFile]):
+    """A read-only sequence of files built only when first read (see
+    :mod:`lockpin.python.pages`): subclasses say where the files come from."""
+
+    __slots__ = ()
+
+    def _source(self) -> Sequence[DistFile]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self._source())
+
+    @overload
+    def __getitem__(self, index: int) -> DistFile: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[DistFile]: ...
+    def __getitem__(self, index: int | slice) -> DistFile | Sequence[DistFile]:
+        return self._source()[index]
+
+    def __iter__(self) -> Iterator[DistFile]:
+        return iter(self._source())
 
 
 @dataclass(frozen=True, slots=True)

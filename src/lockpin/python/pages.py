@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 
 from ..errors import IndexError_
 from ..net.redact import redact_url
-from .models import DistFile, ProjectPage
+from .models import DeferredFiles, DistFile, ProjectPage
 
 __all__ = ["JSON_CONTENT_TYPE", "parse_html_page", "parse_json_page", "parse_page"]
 
@@ -274,7 +274,7 @@ def pack_page(files: LazyFiles) -> bytes:
     return _SIDECAR_MAGIC + len(head).to_bytes(4, "big") + head + b"".join(blobs)
 
 
-class PackedFiles(Sequence[DistFile]):
+class PackedFiles(DeferredFiles):
     """A page read back from :func:`pack_page`: releases decoded on demand."""
 
     __slots__ = ("_all", "_base", "_data", "_index", "_other", "_page_url", "releases_cache")
@@ -327,21 +327,11 @@ class PackedFiles(Sequence[DistFile]):
     def filenames(self) -> list[str]:
         return self._everything().filenames
 
-    def __len__(self) -> int:
-        return len(self._everything())
-
-    @overload
-    def __getitem__(self, index: int) -> DistFile: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[DistFile]: ...
-    def __getitem__(self, index: int | slice) -> DistFile | Sequence[DistFile]:
-        return self._everything()[index]
-
-    def __iter__(self) -> Iterator[DistFile]:
-        return iter(self._everything())
+    def _source(self) -> Sequence[DistFile]:
+        return self._everything()
 
 
-class _PackedRelease(Sequence[DistFile]):
+class _PackedRelease(DeferredFiles):
     __slots__ = ("_files", "_length", "_offset", "_owner")
 
     def __init__(self, owner: PackedFiles, offset: int, length: int) -> None:
@@ -350,20 +340,7 @@ class _PackedRelease(Sequence[DistFile]):
         self._length = length
         self._files: LazyFiles | None = None
 
-    def _get(self) -> LazyFiles:
+    def _source(self) -> Sequence[DistFile]:
         if self._files is None:
             self._files = self._owner._decode(self._offset, self._length)
         return self._files
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-    @overload
-    def __getitem__(self, index: int) -> DistFile: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[DistFile]: ...
-    def __getitem__(self, index: int | slice) -> DistFile | Sequence[DistFile]:
-        return self._get()[index]
-
-    def __iter__(self) -> Iterator[DistFile]:
-        return iter(self._get())

@@ -12,7 +12,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, overload
+from typing import TYPE_CHECKING, Any, Protocol
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -20,7 +20,7 @@ from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, Res
 from resolvelib import Resolver as _Resolver
 
 from ..errors import NoSuchProjectError, ResolutionError
-from .models import DistFile, parse_filename
+from .models import DeferredFiles, DistFile, parse_filename
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -144,31 +144,24 @@ def _version_of(filename: str) -> Version | None:
     return version
 
 
-class _Group(Sequence[DistFile]):
+class _Group(DeferredFiles):
     """Some files of a page, by index: reading them materializes only these."""
 
-    __slots__ = ("_files", "_indices")
+    __slots__ = ("_files", "_indices", "_list")
 
     def __init__(self, files: Sequence[DistFile], indices: list[int]) -> None:
         self._files = files
         self._indices = indices
+        self._list: list[DistFile] | None = None
 
     def __len__(self) -> int:
         return len(self._indices)
 
-    @overload
-    def __getitem__(self, index: int) -> DistFile: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[DistFile]: ...
-    def __getitem__(self, index: int | slice) -> DistFile | Sequence[DistFile]:
-        if isinstance(index, slice):
-            return [self._files[i] for i in self._indices[index]]
-        return self._files[self._indices[index]]
-
-    def __iter__(self) -> Iterator[DistFile]:
-        files = self._files
-        for i in self._indices:
-            yield files[i]
+    def _source(self) -> Sequence[DistFile]:
+        if self._list is None:
+            files = self._files
+            self._list = [files[i] for i in self._indices]
+        return self._list
 
 
 def releases_of(files: Sequence[DistFile]) -> list[tuple[Version, Sequence[DistFile]]]:
