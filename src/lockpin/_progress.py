@@ -15,6 +15,7 @@ class Progress:
         self.interval = interval
         self.pages = 0
         self.metadata = 0
+        self.bytes = 0
         self._last = 0.0
         self._lock = threading.Lock()
         self._shown = False
@@ -25,12 +26,16 @@ class Progress:
                 self.pages += 1
             elif kind == "metadata":
                 self.metadata += 1
+            elif kind == "bytes":
+                self.bytes += int(name)
+                name = ""
             now = time.monotonic()
             if now - self._last >= self.interval:
                 self._last = now
                 self.stream.write(
                     f"\r\x1b[Klockpin: {self.pages} projects discovered, "
-                    f"{self.metadata} resolved ({name})"
+                    f"{self.metadata} resolved, {self.bytes / 1e6:.1f} MB fetched"
+                    + (f" ({name})" if name else "")
                 )
                 self.stream.flush()
                 self._shown = True

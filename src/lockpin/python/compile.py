@@ -50,8 +50,23 @@ def parse_exclude_newer(value: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
-def read_existing_pins(path: str) -> dict[NormalizedName, Version]:
-    """Pins of an existing lockfile (requirements.txt or pylock.toml), to prefer them."""
+def read_existing_pins(path: str, target: Target | None = None) -> dict[NormalizedName, Version]:
+    """Pins of an existing lockfile (requirements.txt or pylock.toml), to prefer them.
+
+    With ``target``, a pin whose marker does not hold there is skipped: a lock for
+    several platforms has one line per platform-specific pin.
+    """
+
+    def applies(marker: str | None) -> bool:
+        if target is None or not marker or not marker.strip():
+            return True
+        from packaging.markers import InvalidMarker, Marker, UndefinedComparison
+
+        try:
+            return target.evaluate(Marker(marker.strip()))
+        except (InvalidMarker, UndefinedComparison):
+            return False
+
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
@@ -67,13 +82,17 @@ def read_existing_pins(path: str) -> dict[NormalizedName, Version]:
             return {}
         for pkg in data.get("packages", []):
             try:
+                if not applies(pkg.get("marker")):
+                    continue
                 pins.setdefault(canonicalize_name(pkg["name"]), Version(pkg["version"]))
-            except (KeyError, TypeError, InvalidVersion):
+            except (KeyError, TypeError, AttributeError, InvalidVersion):
                 continue
         return pins
     # Only the `name==version` lines matter here, and a full parse of a lock with
     # thousands of hash lines costs more than the whole warm re-lock.
     for match in _PIN_LINE.finditer(text):
+        if not applies(match.group(3)):
+            continue
         try:
             pins.setdefault(canonicalize_name(match.group(1)), Version(match.group(2)))
         except InvalidVersion:
@@ -81,7 +100,11 @@ def read_existing_pins(path: str) -> dict[NormalizedName, Version]:
     return pins
 
 
-_PIN_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*===?\s*([^\s;\\#]+)", re.M)
+_PIN_LINE = re.compile(
+    r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?[ \t]*===?[ \t]*([^\s;\\#]+)"
+    r"(?:[ \t]*;([^\\\n#]*))?",
+    re.M,
+)
 
 
 def _roots_for(inputs: Inputs, target: Target) -> tuple[list[Req], list[Req]]:
@@ -97,6 +120,7 @@ def _roots_for(inputs: Inputs, target: Target) -> tuple[list[Req], list[Req]]:
             frozenset(canonicalize_name(e) for e in req.extras),
             req.url,
             source=r.source,
+            location=r.location,
         )
 
     roots = [c for r in inputs.roots if (c := convert(r)) is not None]
@@ -156,14 +180,17 @@ def compile_lock(
         | inputs.options.only_binary
     )
 
-    preferred: dict[NormalizedName, Version] = {}
-    if existing is not None and not upgrade:
-        preferred = read_existing_pins(os.fspath(existing))
+    # Per target: a multi-platform lock pins some names differently per platform.
+    preferred: list[dict[NormalizedName, Version]] = [
+        read_existing_pins(os.fspath(existing), t) if existing is not None and not upgrade else {}
+        for t in targets
+    ]
     upgrade_constraints: list[Req] = []
     for item in upgrade_packages:
         name, sep, ver = item.partition("==")
         key = canonicalize_name(name.strip())
-        preferred.pop(key, None)
+        for prefs in preferred:
+            prefs.pop(key, None)
         if sep:
             try:
                 upgrade_constraints.append(
@@ -184,7 +211,9 @@ def compile_lock(
     from .build import make_metadata_builder
 
     with LoopThread() as lt:
-        client_http = Http(http)
+        client_http = Http(
+            http, on_bytes=(lambda n: on_event("bytes", str(n))) if on_event is not None else None
+        )
         try:
             client = IndexClient(client_http, config)
             fetcher = MetadataFetcher(
@@ -197,12 +226,13 @@ def compile_lock(
                 fetcher,
                 target=targets[0],
                 exclude_newer=exclude_newer,
-                preferred=preferred,
+                preferred=preferred[0],
                 on_event=on_event,
             )
             resolutions: list[Resolution] = []
-            for target in targets:
+            for target, prefs in zip(targets, preferred, strict=True):
                 world.retarget(target)
+                world.preferred = prefs
                 roots, cons = _roots_for(inputs, target)
                 resolutions.append(
                     resolve(
@@ -213,7 +243,7 @@ def compile_lock(
                         exclude_newer=exclude_newer,
                         pre=pre_all,
                         only_binary=only,
-                        preferred=preferred,
+                        preferred=prefs,
                     )
                 )
             files = lt.run(_hash_all(client, resolutions, exclude_newer))
@@ -240,7 +270,7 @@ def compile_lock(
         if r.direct is not None:
             packages.append(
                 LockedPackage(
-                    name=r.name or canonicalize_name(r.direct[:40]),
+                    name=r.name or _direct_name(r.direct),
                     version=None,
                     direct=r.direct,
                     via=(r.source,),
@@ -360,3 +390,15 @@ def _check_marker(name: str, key: str, marker: str, others: tuple[Target, ...]) 
                 f"'{marker}' also holds on {other.describe()}: environment markers cannot "
                 "tell these targets apart. Lock them into separate files."
             )
+
+
+def _direct_name(text: str) -> NormalizedName:
+    """A stand-in project name for a path or URL requirement that names none
+    (``./pkg``, ``-e ../lib ; marker``): the last path segment, normalized."""
+    spec = text.removeprefix("-e ").strip()
+    if re.search(r"\s;|;\s", spec):
+        spec = spec.partition(";")[0]
+    spec = spec.strip().split("#", 1)[0].split("?", 1)[0].rstrip("/\\")
+    last = re.split(r"[/\\]", spec)[-1].split("@", 1)[0].removesuffix(".git")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", last).strip("-._")
+    return canonicalize_name(name or "unnamed")
