@@ -62,7 +62,7 @@ def _label(path: str) -> str:
 def _from_line(line: RequirementLine, source: str) -> RootRequirement:
     direct = None
     if line.requirement is None or (line.url and _is_unhashable(line.url)) or line.editable:
-        direct = line.text
+        direct = f"-e {line.text}" if line.editable else line.text
     return RootRequirement(
         requirement=line.requirement,
         source=source,

@@ -15,6 +15,7 @@ from ..net.redact import redact_url
 from .index import PYPI_SIMPLE, IndexConfig
 
 if TYPE_CHECKING:
+    from packaging.pylock import Package
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
@@ -169,6 +170,9 @@ class Lock:
         packages = []
         index_url = None if self.index.no_index else redact_url(self.index.index_url)
         for pkg in self.packages:
+            if pkg.direct is not None:
+                packages.append(_direct_package(pkg))
+                continue
             files = [f for f in pkg.files if targets is None or any(f.fits(t) for t in targets)]
             wheels = [
                 PackageWheel(
@@ -223,6 +227,55 @@ class Lock:
         return tomli_w.dumps(dict(lock.to_dict()))
 
 
+def _direct_package(pkg: LockedPackage) -> Package:
+    """A VCS, editable or local-path requirement (pinned as given) as a PEP 751 package.
+
+    A local directory becomes a ``directory`` entry. VCS requirements and local
+    archives cannot be written: PEP 751 requires a VCS commit id and an archive's
+    hashes, and lockpin resolves neither.
+    """
+    import re
+
+    from packaging.markers import InvalidMarker, Marker
+    from packaging.pylock import Package, PackageDirectory
+
+    from ..errors import InputError
+
+    text = pkg.direct or ""
+    editable = text.startswith("-e ")
+    spec = text[3:].strip() if editable else text
+    # Only a ";" next to whitespace starts a marker (a bare one may belong to a URL).
+    where, _, marker_text = spec.partition(";") if re.search(r"\s;|;\s", spec) else (spec, "", "")
+    where, marker_text = where.strip(), marker_text.strip()
+    if re.match(r"(?i)^(git|hg|svn|bzr)[+:]", where):
+        raise InputError(
+            f"{redact_url(text)}: a VCS requirement cannot be written to pylock.toml "
+            "(PEP 751 records its commit id, which lockpin does not resolve). Use "
+            "--format requirements, or refer to an archive: name @ https://…/<commit>.tar.gz."
+        )
+    path = where.partition("#")[0]
+    if path.lower().startswith("file:"):
+        from urllib.parse import unquote, urlsplit
+
+        path = unquote(urlsplit(path).path)
+    if path.lower().endswith((".whl", ".tar.gz", ".zip", ".tgz", ".tar.bz2")):
+        raise InputError(
+            f"{text}: a local archive needs its hash in pylock.toml; refer to it as "
+            "name @ file:///absolute/path so that lockpin hashes it."
+        )
+    marker = None
+    if marker_text:
+        try:
+            marker = Marker(marker_text)
+        except InvalidMarker:
+            marker = None
+    return Package(
+        name=pkg.name,
+        marker=marker,
+        directory=PackageDirectory(path=path, editable=True if editable else None),
+    )
+
+
 def _requires_python(targets: tuple[Target, ...]):  # type: ignore[no-untyped-def]
     from packaging.specifiers import SpecifierSet
 
@@ -231,11 +284,17 @@ def _requires_python(targets: tuple[Target, ...]):  # type: ignore[no-untyped-de
 
 
 def _target_marker(target: Target) -> str:
+    """The target as an ``environments`` entry: platform and Python minor version.
+
+    ``python_version`` (not ``python_full_version``), like ``requires-python =
+    "==3.12.*"``: a lock for ``--python-version 3.12`` must install on the 3.12.x
+    of the image, and installers (uv) refuse environments that do not match.
+    """
     env = target.markers()
     return (
         f"sys_platform == '{env['sys_platform']}' and "
         f"platform_machine == '{env['platform_machine']}' and "
-        f"python_full_version == '{env['python_full_version']}'"
+        f"python_version == '{env['python_version']}'"
     )
 
 

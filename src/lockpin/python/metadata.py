@@ -35,13 +35,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ..errors import IndexError_, LockpinError
+from ..errors import IndexError_, LockpinError, NetworkError
 from ..net.redact import redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from ..net.http import Http
+    from ..net.http import Http, Response
     from .models import DistFile
 
 __all__ = [
@@ -356,10 +356,17 @@ class MetadataFetcher:
     async def _wheel(self, f: DistFile) -> bytes:
         source = redact_url(f.url)
         if f.core_metadata is not False and not f.url.startswith("file:"):
-            resp = await self.http.get(
-                f.url + ".metadata", ok_statuses=frozenset({200, 404, 403, 410})
-            )
-            if resp.status == 200:
+            try:
+                resp: Response | None = await self.http.get(
+                    f.url + ".metadata", ok_statuses=frozenset({200, 404, 403, 410})
+                )
+            except NetworkError as exc:
+                # The probe is an optimization (and often of a URL the index never
+                # advertised): a front that fails on it must not fail the lock. The
+                # wheel itself has the metadata; if the host is down, that fails too.
+                log.info("%s.metadata: %s; reading the wheel instead", source, exc)
+                resp = None
+            if resp is not None and resp.status == 200:
                 expected = (
                     f.core_metadata.get("sha256") if isinstance(f.core_metadata, dict) else None
                 )

@@ -55,6 +55,7 @@ class Req:
     url: str | None = None
     parent: str | None = None  # "flask==3.0.0" or None for roots
     source: str | None = None  # "-r requirements.in" for roots
+    location: str | None = field(default=None, compare=False)  # "requirements.in:3"
 
     @property
     def identifier(self) -> str:
@@ -384,7 +385,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         try:
             project = self._project(name)
         except NoSuchProjectError as exc:
-            parents = sorted({r.parent or r.source or "the input" for r in reqs})
+            parents = sorted({r.parent or r.location or r.source or "the input" for r in reqs})
             raise NoSuchProjectError(
                 name, indexes=exc.indexes, required_by=f"required by {', '.join(parents)}"
             ) from exc
