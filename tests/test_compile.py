@@ -530,6 +530,49 @@ def test_only_binary_option_line_keeps_wheels_of_mixed_releases(cli: Cli) -> Non
     assert len(hashes_of(cli.out)["alpha"]) == 1  # the wheel; the sdist does not fit
 
 
+@pytest.mark.parametrize(
+    "how",
+    [("--no-binary", "platwheel"), ("--no-binary", ":all:"), ("option-line", ":all:")],
+)
+def test_no_binary_locks_only_the_sdist(cli: Cli, how: tuple[str, str]) -> None:
+    flag, names = how
+    if flag == "option-line":
+        write("requirements.in", f"--no-binary {names}\nplatwheel\n")
+        args: list[str] = []
+    else:
+        write("requirements.in", "platwheel\n")
+        args = [flag, names]
+    assert (
+        cli(
+            "requirements.in",
+            "-o",
+            "-",
+            *args,
+        )
+        == 0
+    ), cli.err
+    assert pins_of(cli.out) == {"platwheel": "1.0"}
+    assert len(hashes_of(cli.out)["platwheel"]) == 1  # the sdist alone, no wheel
+    assert "has no wheel for" in cli.err  # pip will build it: the user is told
+
+
+def test_only_binary_wins_over_no_binary(cli: Cli) -> None:
+    write("requirements.in", "platwheel\n")
+    assert (
+        cli(
+            "requirements.in",
+            "-o",
+            "-",
+            "--no-binary",
+            ":all:",
+            "--only-binary",
+            "platwheel",
+        )
+        == 0
+    )
+    assert len(hashes_of(cli.out)["platwheel"]) == 4  # every wheel, no sdist
+
+
 # -- exclude-newer -----------------------------------------------------------------------------
 
 

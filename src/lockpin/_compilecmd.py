@@ -78,6 +78,7 @@ def run_compile_cli(
             pre=args.pre,
             exclude_newer=exclude_newer,
             only_binary=args.only_binary,
+            no_binary=args.no_binary,
             existing=existing,
             upgrade=args.upgrade,
             upgrade_packages=args.upgrade_package,

@@ -245,6 +245,14 @@ def _add_compile_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="refuse sdists for these packages (':all:' for every one)",
     )
     c.add_argument(
+        "--no-binary",
+        metavar="NAMES",
+        action="append",
+        default=[],
+        help="refuse wheels for these packages (':all:' for every one); "
+        "--only-binary wins for a package named by both",
+    )
+    c.add_argument(
         "--format",
         choices=["requirements", "pylock"],
         default="requirements",

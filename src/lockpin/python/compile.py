@@ -141,6 +141,7 @@ def compile_lock(
     pre: bool = False,
     exclude_newer: dt.datetime | None = None,
     only_binary: Sequence[str] = (),
+    no_binary: Sequence[str] = (),
     existing: str | os.PathLike[str] | None = None,
     upgrade: bool = False,
     upgrade_packages: Sequence[str] = (),
@@ -179,6 +180,15 @@ def compile_lock(
         )
         | inputs.options.only_binary
     )
+    no = (
+        frozenset(
+            ":all:" if b == ":all:" else canonicalize_name(b)
+            for entry in no_binary
+            for b in entry.split(",")
+            if b
+        )
+        | inputs.options.no_binary
+    ) - only
 
     # Per target: a multi-platform lock pins some names differently per platform.
     preferred: list[dict[NormalizedName, Version]] = [
@@ -243,6 +253,7 @@ def compile_lock(
                         exclude_newer=exclude_newer,
                         pre=pre_all,
                         only_binary=only,
+                        no_binary=no,
                         preferred=prefs,
                     )
                 )
@@ -256,7 +267,7 @@ def compile_lock(
         finally:
             lt.run(client_http.aclose())
 
-    packages = _merge(resolutions, files, targets, only)
+    packages = _merge(resolutions, files, targets, only, no)
     for res in resolutions:
         for cand in res.pins.values():
             if not any(f.is_wheel for f in cand.files) and cand.url is None:
@@ -332,6 +343,7 @@ def _merge(
     files: dict[tuple[NormalizedName, str], tuple[LockedFile, ...]],
     targets: tuple[Target, ...],
     only_binary: frozenset[str] = frozenset(),
+    no_binary: frozenset[str] = frozenset(),
 ) -> list[LockedPackage]:
     """One package line per distinct pin; markers where targets disagree.
 
@@ -362,6 +374,8 @@ def _merge(
             locked = files.get((name, key), ())
             if cand.url is None and (":all:" in only_binary or name in only_binary):
                 locked = tuple(f for f in locked if f.is_wheel)
+            elif cand.url is None and (":all:" in no_binary or name in no_binary):
+                locked = tuple(f for f in locked if not f.is_wheel)
             via = sorted({v for _, _, vs in uses for v in vs}, key=_via_key)
             out.append(
                 LockedPackage(

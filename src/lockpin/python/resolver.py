@@ -199,14 +199,15 @@ def usable_release(
     target: Target,
     exclude_newer: dt.datetime | None = None,
     only_binary: bool = False,
+    no_binary: bool = False,
 ) -> VersionInfo | None:
     """The release's files usable on ``target``, or ``None`` when there are none.
 
     A file counts when it was uploaded before ``exclude_newer`` (files without
     an upload time, such as local find-links, are kept), its Requires-Python
-    admits the target, and it is a wheel compatible with the target or an
-    sdist (unless ``only_binary``). A release is yanked when all its usable
-    files are (PEP 592).
+    admits the target, and it is a wheel compatible with the target (unless
+    ``no_binary``) or an sdist (unless ``only_binary``). A release is yanked
+    when all its usable files are (PEP 592).
     """
     usable: list[DistFile] = []
     for f in files:
@@ -217,7 +218,7 @@ def usable_release(
         ):
             continue
         if f.filename.endswith(".whl"):
-            if target.wheel_priority(f.filename) is None:
+            if no_binary or target.wheel_priority(f.filename) is None:
                 continue
         elif only_binary:
             continue
@@ -308,6 +309,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         exclude_newer: dt.datetime | None,
         pre: bool | frozenset[NormalizedName],
         only_binary: frozenset[str],
+        no_binary: frozenset[str] = frozenset(),
         constraints: Mapping[NormalizedName, list[Req]],
         preferred: Mapping[NormalizedName, Version],
         root_order: Mapping[NormalizedName, int],
@@ -317,6 +319,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         self.exclude_newer = exclude_newer
         self.pre = pre
         self.only_binary = only_binary
+        self.no_binary = no_binary
         self.constraints = constraints
         self.preferred = preferred
         self.root_order = root_order
@@ -356,11 +359,17 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         project = self._projects.get(name)
         if project is None:
             only = ":all:" in self.only_binary or name in self.only_binary
+            no = not only and (":all:" in self.no_binary or name in self.no_binary)
             target, cutoff = self.target, self.exclude_newer
 
             def judge(version: Version, files: Sequence[DistFile]) -> VersionInfo | None:
                 return usable_release(
-                    version, files, target=target, exclude_newer=cutoff, only_binary=only
+                    version,
+                    files,
+                    target=target,
+                    exclude_newer=cutoff,
+                    only_binary=only,
+                    no_binary=no,
                 )
 
             project = _Project(self.world.versions(name), judge)
@@ -543,6 +552,7 @@ def resolve(
     exclude_newer: dt.datetime | None = None,
     pre: bool | frozenset[NormalizedName] = False,
     only_binary: frozenset[str] = frozenset(),
+    no_binary: frozenset[str] = frozenset(),
     preferred: Mapping[NormalizedName, Version] | None = None,
     max_rounds: int = 20000,
 ) -> Resolution:
@@ -560,6 +570,7 @@ def resolve(
         exclude_newer=exclude_newer,
         pre=pre,
         only_binary=only_binary,
+        no_binary=no_binary,
         constraints=by_name,
         preferred=preferred or {},
         root_order=order,
