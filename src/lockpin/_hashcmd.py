@@ -24,6 +24,7 @@ from .python.hashing import (
     render_requirement,
 )
 from .python.index import IndexClient, IndexConfig
+from .python.inputs import requirement_reader
 from .python.reqfile import parse_requirements, split_blocks
 
 if TYPE_CHECKING:
@@ -58,14 +59,10 @@ def merge_index_config(
     )
 
 
-def _reader(path: str) -> str:
-    return read_text(path)
-
-
 def _load(path: str) -> tuple[str, list[Block], FileOptions]:
     text = read_text(path)
     blocks = split_blocks(text, path=path, env=os.environ)
-    parsed = parse_requirements(path, reader=_reader, env=os.environ)
+    parsed = parse_requirements(path, reader=requirement_reader, env=os.environ)
     return text, blocks, parsed.options
 
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from .reqfile import RequirementLine
 
-__all__ = ["Inputs", "RootRequirement", "load_inputs"]
+__all__ = ["Inputs", "RootRequirement", "load_inputs", "requirement_reader"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class Inputs:
     files: tuple[str, ...] = ()
 
 
-def _reader(path: str) -> str:
+def requirement_reader(path: str) -> str:
     """The reader of :func:`parse_requirements`: OS errors propagate so that the
     parser names the ``-r``/``-c`` line that included a missing file."""
     try:
@@ -176,7 +176,7 @@ def load_inputs(
             roots.extend(_pyproject(src, extras=extras, all_extras=all_extras, groups=groups))
             files.append(src)
             continue
-        parsed = parse_requirements(src, reader=_reader, env=os.environ)
+        parsed = parse_requirements(src, reader=requirement_reader, env=os.environ)
         options = _merge_options(options, parsed.options)
         files.extend(parsed.files)
         for line in parsed.requirements:
@@ -186,7 +186,7 @@ def load_inputs(
     if (extras or all_extras or groups) and not used_pyproject:
         raise InputError("--extra, --all-extras and --group need a pyproject.toml input.")
     for src in constraint_files:
-        parsed = parse_requirements(src, reader=_reader, env=os.environ, constraint=True)
+        parsed = parse_requirements(src, reader=requirement_reader, env=os.environ, constraint=True)
         options = _merge_options(options, parsed.options)
         files.extend(parsed.files)
         for line in (*parsed.requirements, *parsed.constraints):
