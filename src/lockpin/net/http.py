@@ -16,22 +16,21 @@ import ipaddress
 import logging
 import os
 import random
-import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
-
-import httpx
 
 from ..errors import NetworkError, OfflineError, UnsafeURLError
 from .cache import CacheEntry, DiskCache
 from .redact import redact_url, split_auth
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import AsyncIterator, Callable, Mapping
+
+    import httpx
 
 __all__ = ["Http", "HttpConfig", "Response"]
 
@@ -103,10 +102,19 @@ def _cache_freshness(meta: Mapping[str, object], *, default_ttl: int) -> float |
     return float(default_ttl)
 
 
+def _file_path(url: str) -> Path:
+    """The local path of a ``file:`` URL (urllib.request is imported only here)."""
+    from urllib.request import url2pathname
+
+    return Path(url2pathname(unquote(urlsplit(url).path)))
+
+
 def _ssl_context() -> ssl.SSLContext:
     """The system's trust store (``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured), so
     corporate CAs installed on the machine work; certifi's bundle when the system
     has none. Loading certifi's bundle also costs ~0.1 s per run."""
+    import ssl
+
     paths = ssl.get_default_verify_paths()
     has_system = any(p and os.path.exists(p) for p in (paths.cafile, paths.capath))
     if has_system:
@@ -159,6 +167,10 @@ class Http:
         return self._cache
 
     def _get_client(self) -> httpx.AsyncClient:
+        # httpx (with httpcore, h2 and ssl: ~0.1 s of imports) is loaded only when a
+        # request is really made: a warm lock answered from the cache never pays it.
+        import httpx
+
         if self._client is None:
             limits = httpx.Limits(
                 max_connections=self.config.max_connections,
@@ -203,6 +215,8 @@ class Http:
         return bare
 
     def _auth_for(self, url: str) -> tuple[str, httpx.BasicAuth | None]:
+        import httpx
+
         bare, auth = split_auth(url)
         host = urlsplit(bare).netloc
         if auth is None:
@@ -350,7 +364,7 @@ class Http:
         )
 
     def _get_file(self, url: str) -> Response:
-        path = Path(url2pathname(unquote(urlsplit(url).path)))
+        path = _file_path(url)
         if path.is_dir():
             index = path / "index.html"
             if index.is_file():
@@ -371,6 +385,8 @@ class Http:
     async def _request(
         self, url: str, headers: Mapping[str, str], *, method: str = "GET"
     ) -> httpx.Response:
+        import httpx
+
         bare, auth = self._auth_for(url)
         client = self._get_client()
         attempts = self.config.retries + 1
@@ -430,8 +446,10 @@ class Http:
 
     async def stream(self, url: str) -> AsyncIterator[bytes]:
         """Yield the body of ``url`` in chunks (retrying before the first byte only)."""
+        import httpx
+
         if url.startswith("file:"):
-            path = Path(url2pathname(unquote(urlsplit(url).path)))
+            path = _file_path(url)
             try:
                 with path.open("rb") as fh:
                     while chunk := fh.read(1 << 20):

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote, urlsplit
-from urllib.request import pathname2url
 
 from packaging.utils import NormalizedName, canonicalize_name
 
@@ -63,7 +62,7 @@ def _to_url(location: str) -> str:
     if "://" in location:
         return location
     path = Path(os.path.expanduser(location)).resolve()
-    return "file:" + pathname2url(str(path)) + ("/" if path.is_dir() else "")
+    return path.as_uri() + ("/" if path.is_dir() else "")
 
 
 class IndexClient:
@@ -180,7 +179,7 @@ class IndexClient:
                         files.append(
                             DistFile(
                                 filename=entry.name,
-                                url="file:" + pathname2url(str(entry)),
+                                url=entry.resolve().as_uri(),
                                 size=entry.stat().st_size,
                             )
                         )
