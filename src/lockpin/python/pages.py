@@ -239,7 +239,7 @@ def parse_html_page(content: bytes, *, url: str, name: str) -> ProjectPage:
 # per release. A later run reads the index and decodes only the releases the
 # resolver looks at.
 
-_SIDECAR_MAGIC = b"LPP1"
+_SIDECAR_MAGIC = b"LPP2"
 
 
 def _release_key(filename: str) -> str | None:
@@ -264,10 +264,23 @@ def pack_page(files: LazyFiles) -> bytes:
             other.append(raw)
         else:
             groups.setdefault(key, []).append(raw)
-    blobs = [marshal.dumps(v) for v in groups.values()]
+    from .resolver import _version_of
+
+    # One group per release (spellings such as "1.0" and "1.0.0" merged), stored
+    # newest first so a reader needs neither to parse every version nor to sort.
+    releases: dict[Any, list[dict[str, Any]]] = {}
+    for key, raws in groups.items():
+        version = _version_of(f"x-{key}.tar.gz")
+        if version is None:
+            other.extend(raws)
+        else:
+            releases.setdefault(version, []).extend(raws)
+    ordered = sorted(releases, reverse=True)
+    keys = [str(v) for v in ordered]
+    blobs = [marshal.dumps(releases[v]) for v in ordered]
     index: list[tuple[str, int, int]] = []
     offset = 0
-    for key, blob in zip(groups, blobs, strict=True):
+    for key, blob in zip(keys, blobs, strict=True):
         index.append((key, offset, len(blob)))
         offset += len(blob)
     head = marshal.dumps((index, marshal.dumps(other)))
@@ -304,11 +317,10 @@ class PackedFiles(DeferredFiles):
         from .resolver import _version_of
 
         out: list[tuple[Any, Sequence[DistFile]]] = []
-        for key, offset, length in self._index:
+        for key, offset, length in self._index:  # newest first, one entry per release
             version = _version_of(f"x-{key}.tar.gz")
             if version is not None:
                 out.append((version, _PackedRelease(self, offset, length)))
-        out.sort(key=lambda vf: vf[0], reverse=True)
         return out
 
     def _everything(self) -> LazyFiles:
