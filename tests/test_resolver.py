@@ -16,7 +16,13 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from lockpin.errors import NoSuchProjectError, ResolutionError
+from lockpin.errors import (
+    BuildError,
+    InvalidMetadataError,
+    NetworkError,
+    NoSuchProjectError,
+    ResolutionError,
+)
 from lockpin.python.metadata import CoreMetadata
 from lockpin.python.models import DistFile
 from lockpin.python.resolver import Candidate, Req, Resolution, group_versions, resolve
@@ -718,3 +724,52 @@ def test_unknown_root_project_names_its_line() -> None:
     req = Req(NormalizedName("ghost"), source="-r requirements.in", location="requirements.in:7")
     with pytest.raises(NoSuchProjectError, match=r"required by requirements.in:7"):
         resolve(FakeWorld({}), [req], target=AMD64)
+
+
+# -- releases whose metadata cannot be had -----------------------------------------------------
+
+
+@dataclass
+class BrokenWorld(FakeWorld):
+    """Some releases fail like an sdist whose PEP 517 build crashes, or whose
+    metadata does not parse; others fail like a network error."""
+
+    broken: Mapping[str, Exception] = field(default_factory=dict)
+
+    def metadata(self, candidate: Candidate) -> CoreMetadata:
+        error = self.broken.get(candidate.pin)
+        if error is not None:
+            self.metadata_calls.append(candidate.pin)
+            raise error
+        return super().metadata(candidate)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        BuildError("prepare_metadata_for_build_wheel of b-2.0.tar.gz failed (exit 1):\nboom"),
+        InvalidMetadataError("metadata from x has an invalid Requires-Dist 'c >= ='", url="x"),
+    ],
+)
+def test_release_without_metadata_is_skipped_for_an_older_one(error: Exception) -> None:
+    projects: Projects = {"a": [Rel("1.0", ["b"])], "b": [Rel("2.0"), Rel("1.0")]}
+    world = BrokenWorld(projects, broken={"b==2.0": error})
+    assert pins(run(projects, "a", world=world)) == {"a": "1.0", "b": "1.0"}
+    assert "b==2.0" in world.metadata_calls
+
+
+def test_only_release_without_metadata_explains_itself() -> None:
+    projects: Projects = {"a": [Rel("1.0", ["b"])], "b": [Rel("2.0")]}
+    world = BrokenWorld(projects, broken={"b==2.0": BuildError("build of b failed:\nboom")})
+    with pytest.raises(ResolutionError) as info:
+        run(projects, "a", world=world)
+    text = str(info.value)
+    assert "skipped because their metadata could not be read or built: b==2.0" in text
+    assert "boom" in text
+
+
+def test_network_errors_are_not_skipped() -> None:
+    projects: Projects = {"a": [Rel("1.0", ["b"])], "b": [Rel("2.0"), Rel("1.0")]}
+    world = BrokenWorld(projects, broken={"b==2.0": NetworkError("down", url="u")})
+    with pytest.raises(NetworkError):
+        run(projects, "a", world=world)

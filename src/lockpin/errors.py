@@ -9,8 +9,10 @@ and exits non-zero; it never shows a traceback for these.
 from __future__ import annotations
 
 __all__ = [
+    "BuildError",
     "IndexError_",
     "InputError",
+    "InvalidMetadataError",
     "LockpinError",
     "NetworkError",
     "NoSuchProjectError",
@@ -68,6 +70,11 @@ class IndexError_(LockpinError):
         super().__init__(message)
 
 
+class InvalidMetadataError(IndexError_):
+    """A release's core metadata does not parse (an invalid Requires-Dist, no Name):
+    the resolver skips that release, as pip does."""
+
+
 class NoSuchProjectError(LockpinError):
     """No configured index knows the project."""
 
@@ -92,6 +99,10 @@ class NoSuchVersionError(LockpinError):
         self.project = project
         self.version = version
         super().__init__(message)
+
+
+class BuildError(LockpinError):
+    """A PEP 517 metadata build of an sdist failed; the message holds its output."""
 
 
 class ResolutionError(LockpinError):

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import LockpinError
+from ..errors import BuildError
 from ..net.redact import redact_text
 
 if TYPE_CHECKING:
@@ -50,10 +50,6 @@ else:
 with open(os.path.join(out, ".lockpin-result"), "w") as fh:
     json.dump(result, fh)
 """
-
-
-class BuildError(LockpinError):
-    """A PEP 517 metadata build failed."""
 
 
 def _extract(data: bytes, filename: str, dest: Path) -> Path:

@@ -35,7 +35,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ..errors import IndexError_, LockpinError, NetworkError
+from ..errors import BuildError, IndexError_, InvalidMetadataError, LockpinError, NetworkError
 from ..net.redact import redact_url
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def parse_core_metadata(data: bytes | str, *, source: str) -> CoreMetadata:
 
     name = first("name")
     if not name:
-        raise IndexError_(f"metadata from {source} has no Name field.", url=source)
+        raise InvalidMetadataError(f"metadata from {source} has no Name field.", url=source)
     version: Version | None
     try:
         text = first("version")
@@ -118,7 +118,7 @@ def parse_core_metadata(data: bytes | str, *, source: str) -> CoreMetadata:
         try:
             reqs.append(Requirement(line))
         except InvalidRequirement as exc:
-            raise IndexError_(
+            raise InvalidMetadataError(
                 f"metadata from {source} has an invalid Requires-Dist {line!r}: {exc}",
                 url=source,
             ) from exc
@@ -444,7 +444,21 @@ class MetadataFetcher:
                 f"{f.filename} has dynamic metadata and PEP 517 builds are disabled.", url=source
             )
         self.stats["build"] += 1
-        return await self._build(blob, f.filename)
+        cache = self.http.cache
+        key = self._cache_key(f)
+        if cache is not None:
+            failed = cache.get("build-failed", key)
+            if failed is not None:  # same file, same failure: do not rebuild it each run
+                raise BuildError(failed.body.decode("utf-8", "replace"))
+        try:
+            return await self._build(blob, f.filename)
+        except BuildError as exc:
+            # Remember only failures of the sdist's own build code; installing build
+            # requirements can fail for passing reasons (network, index) and is retried.
+            transient = str(exc).startswith(("installing build", "creating a build"))
+            if cache is not None and f.sha256 and not transient:
+                cache.put("build-failed", key, str(exc).encode())
+            raise
 
 
 def _total_size(content_range: str) -> int | None:

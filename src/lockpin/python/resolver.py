@@ -19,7 +19,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, ResolutionTooDeep
 from resolvelib import Resolver as _Resolver
 
-from ..errors import NoSuchProjectError, ResolutionError
+from ..errors import BuildError, InvalidMetadataError, NoSuchProjectError, ResolutionError
 from .models import DeferredFiles, DistFile, parse_filename
 
 if TYPE_CHECKING:
@@ -325,6 +325,10 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         self.root_order = root_order
         self._projects: dict[NormalizedName, _Project] = {}
         self.tried: dict[NormalizedName, list[Version]] = defaultdict(list)
+        self.unusable: dict[str, str] = {}  # "name==version" -> why its metadata failed
+        # every distinct requirement met per project, to explain a conflict even when
+        # resolvelib's last causes are only releases skipped on the way
+        self.seen_requirements: dict[NormalizedName, dict[str, Req]] = {}
 
     # -- resolvelib interface -----------------------------------------------------------------
 
@@ -382,11 +386,14 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         requirements: Mapping[str, Iterator[Req]],
         incompatibilities: Mapping[str, Iterator[Candidate]],
     ) -> Callable[[], Iterator[Candidate]] | list[Candidate]:
-        if identifier == _PYTHON:
+        if identifier in (_PYTHON, _UNUSABLE):
             return []  # only added when a release's Requires-Python excludes the target
         reqs = list(requirements[identifier])
         name = reqs[0].name
         extras = reqs[0].extras
+        seen = self.seen_requirements.setdefault(name, {})
+        for r in reqs:
+            seen.setdefault(str(r), r)
         bad = {c.version for c in incompatibilities[identifier]}
         url_reqs = [r for r in reqs if r.url]
         if url_reqs:
@@ -491,7 +498,18 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
                     parent=parent,
                 )
             )
-        meta = self.world.metadata(candidate)
+        try:
+            meta = self.world.metadata(candidate)
+        except (BuildError, InvalidMetadataError) as exc:
+            if candidate.url is not None:
+                raise  # a direct reference the user named must work
+            # An old sdist that no longer builds (Python 2 setup.py, a vanished build
+            # dependency) or corrupt metadata: that release is unusable, not the whole
+            # lock. Backtracking goes on; an explanation names the skipped release.
+            reason = str(exc).strip()
+            log.warning("skipping %s: %s", candidate.pin, reason.splitlines()[0].rstrip(":"))
+            self.unusable[candidate.pin] = reason
+            return [*deps, Req(_UNUSABLE, parent=parent, source=reason.splitlines()[0])]
         tried = self.tried[candidate.name]
         if candidate.version not in tried:
             tried.append(candidate.version)
@@ -541,6 +559,8 @@ _ZERO = _zero()
 
 #: The pseudo-project of a Requires-Python that excludes the target (never a real name).
 _PYTHON = NormalizedName("<python>")
+#: The pseudo-project of a release whose metadata cannot be read or built.
+_UNUSABLE = NormalizedName("<unusable>")
 
 
 def resolve(
@@ -634,6 +654,10 @@ def _explain(
     for cause in causes:
         req = cause.requirement
         who = cause.parent.pin if cause.parent is not None else (req.source or "the input")
+        if req.name == _UNUSABLE:
+            if cause.parent is not None and cause.parent.name not in names:
+                names.append(cause.parent.name)
+            continue  # summarized below: the conflict is what the user needs first
         if req.name == _PYTHON:
             line = (
                 f"  - {who} requires Python {req.specifier} "
@@ -648,6 +672,14 @@ def _explain(
             lines.append(line)
         if cause.parent is not None and cause.parent.name not in parent_names:
             parent_names.append(cause.parent.name)
+    for name in names:
+        reqs_on = provider.seen_requirements.get(name, {})
+        for req in reqs_on.values():
+            who = req.parent or req.source or "the input"
+            line = f"  - {req} (required by {who})"
+            if line not in seen and len(reqs_on) <= 12:
+                seen.add(line)
+                lines.append(line)
     for name in names:
         for c in provider.constraints.get(name, []):
             line = f"  - {c} (constraint from {c.source or 'the input'})"
@@ -666,6 +698,14 @@ def _explain(
         tried = sorted(provider.tried.get(name, []), reverse=True)
         if tried and name not in names:
             lines.append(f"  versions of {name} tried: {', '.join(str(v) for v in tried)}")
+    if provider.unusable:
+        skipped = sorted(provider.unusable)
+        shown = ", ".join(skipped[:8]) + (
+            f" and {len(skipped) - 8} more" if len(skipped) > 8 else ""
+        )
+        lines.append(f"  skipped because their metadata could not be read or built: {shown}")
+        first = provider.unusable[skipped[0]].splitlines()
+        lines.append(f"  {skipped[0]}: " + "\n    ".join(first[:1] + first[1:][-12:]))
     extra = []
     if provider.exclude_newer is not None:
         extra.append(f"--exclude-newer {provider.exclude_newer.isoformat()}")
