@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-__all__ = ["Http", "HttpConfig", "Response"]
+__all__ = ["Http", "HttpConfig", "Response", "file_url_path"]
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def _cache_freshness(meta: Mapping[str, object], *, default_ttl: int) -> float |
     return float(default_ttl)
 
 
-def _file_path(url: str) -> Path:
+def file_url_path(url: str) -> Path:
     """The local path of a ``file:`` URL (urllib.request is imported only here)."""
     from urllib.request import url2pathname
 
@@ -122,6 +122,25 @@ def _ssl_context() -> ssl.SSLContext:
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+async def _back_off(config: HttpConfig, attempt: int, url: str, last: str) -> None:
+    """Exponential backoff with jitter before retry number ``attempt + 1``."""
+    delay = config.backoff * (2**attempt) * (0.5 + random.random())
+    log.debug("retrying %s in %.2fs after %s", redact_url(url), delay, last)
+    await asyncio.sleep(delay)
+
+
+def _gave_up(url: str, attempts: int, last: str) -> NetworkError:
+    return NetworkError(
+        f"GET {redact_url(url)} failed after {attempts} attempt(s): {last}. "
+        "Check the URL and your network or proxy settings, then retry.",
+        url=redact_url(url),
+    )
 
 
 class Http:
@@ -364,7 +383,7 @@ class Http:
         )
 
     def _get_file(self, url: str) -> Response:
-        path = _file_path(url)
+        path = file_url_path(url)
         if path.is_dir():
             index = path / "index.html"
             if index.is_file():
@@ -398,7 +417,7 @@ class Http:
                     method, bare, headers=dict(headers), auth=auth or httpx.USE_CLIENT_DEFAULT
                 )
             except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                last = _describe(exc)
             except httpx.InvalidURL as exc:
                 raise NetworkError(
                     f"invalid URL {redact_url(url)}: {exc}", url=redact_url(url)
@@ -411,14 +430,8 @@ class Http:
                     return resp
                 last = f"HTTP {resp.status_code}"
             if attempt + 1 < attempts:
-                delay = self.config.backoff * (2**attempt) * (0.5 + random.random())
-                log.debug("retrying %s in %.2fs after %s", redact_url(url), delay, last)
-                await asyncio.sleep(delay)
-        raise NetworkError(
-            f"GET {redact_url(url)} failed after {attempts} attempt(s): {last}. "
-            "Check the URL and your network or proxy settings, then retry.",
-            url=redact_url(url),
-        )
+                await _back_off(self.config, attempt, url, last)
+        raise _gave_up(url, attempts, last)
 
     async def get_range(
         self,
@@ -449,7 +462,7 @@ class Http:
         import httpx
 
         if url.startswith("file:"):
-            path = _file_path(url)
+            path = file_url_path(url)
             try:
                 with path.open("rb") as fh:
                     while chunk := fh.read(1 << 20):
@@ -483,14 +496,10 @@ class Http:
                             yield chunk
                         return
             except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                last = _describe(exc)
             if attempt + 1 < attempts:
-                await asyncio.sleep(self.config.backoff * (2**attempt) * (0.5 + random.random()))
-        raise NetworkError(
-            f"GET {redact_url(url)} failed after {attempts} attempt(s): {last}. "
-            "Check the URL and your network or proxy settings, then retry.",
-            url=redact_url(url),
-        )
+                await _back_off(self.config, attempt, url, last)
+        raise _gave_up(url, attempts, last)
 
     async def sha256_of(self, url: str) -> tuple[str, int]:
         """Download ``url`` and return ``(sha256 hex, size)``; remembered forever

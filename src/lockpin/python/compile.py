@@ -107,6 +107,16 @@ _PIN_LINE = re.compile(
 )
 
 
+def _package_names(entries: Sequence[str]) -> frozenset[str]:
+    """``--only-binary``/``--no-binary`` values: comma lists of names or ``:all:``."""
+    return frozenset(
+        name if name == ":all:" else canonicalize_name(name)
+        for entry in entries
+        for name in entry.split(",")
+        if name
+    )
+
+
 def _roots_for(inputs: Inputs, target: Target) -> tuple[list[Req], list[Req]]:
     def convert(r: RootRequirement) -> Req | None:
         if r.requirement is None or r.direct is not None:
@@ -171,24 +181,8 @@ def compile_lock(
     if len(set(labels)) != len(labels):
         raise InputError("the same target is listed twice.")
     pre_all = pre or inputs.options.pre
-    only = (
-        frozenset(
-            ":all:" if b == ":all:" else canonicalize_name(b)
-            for entry in only_binary
-            for b in entry.split(",")
-            if b
-        )
-        | inputs.options.only_binary
-    )
-    no = (
-        frozenset(
-            ":all:" if b == ":all:" else canonicalize_name(b)
-            for entry in no_binary
-            for b in entry.split(",")
-            if b
-        )
-        | inputs.options.no_binary
-    ) - only
+    only = _package_names(only_binary) | inputs.options.only_binary
+    no = (_package_names(no_binary) | inputs.options.no_binary) - only
 
     # Per target: a multi-platform lock pins some names differently per platform.
     preferred: list[dict[NormalizedName, Version]] = [

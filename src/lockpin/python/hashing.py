@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from packaging.version import Version
 
     from .index import IndexClient
-    from .reqfile import Block, RequirementLine
+    from .reqfile import RequirementLine
     from .target import Target
 
 __all__ = [
@@ -183,17 +183,6 @@ def render_requirement(text: str, hashes: tuple[str, ...], trailer: tuple[str, .
             lines.append(f"    --hash=sha256:{digest}{cont}")
     lines.extend(trailer)
     return "\n".join(lines)
-
-
-def _pins(blocks: list[Block]) -> list[RequirementLine]:
-    """Every requirement line, which must be pinned with ``==`` (or a direct URL)."""
-    out: list[RequirementLine] = []
-    for block in blocks:
-        req = block.requirement
-        if req is None:
-            continue
-        out.append(req)
-    return out
 
 
 def check_pinned(req: RequirementLine) -> Version:

@@ -18,11 +18,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from packaging.utils import NormalizedName, canonicalize_name
 
 from ..errors import IndexError_, NetworkError, NoSuchProjectError
+from ..net.http import file_url_path
 from ..net.redact import redact_url
 from .models import DistFile, ProjectPage, parse_filename
 from .pages import ACCEPT, LazyFiles, PackedFiles, pack_page, parse_html_page, parse_page
@@ -173,7 +174,7 @@ class IndexClient:
         for location in self.config.find_links:
             url = _to_url(location)
             if url.startswith("file:") and url.endswith("/"):
-                directory = Path(url2path(url))
+                directory = file_url_path(url)
                 for entry in sorted(directory.iterdir()):
                     if entry.is_file() and parse_filename(entry.name) is not None:
                         files.append(
@@ -219,10 +220,3 @@ class IndexClient:
 def _names(f: DistFile) -> NormalizedName | None:
     parsed = parse_filename(f.filename)
     return parsed[0] if parsed else None
-
-
-def url2path(url: str) -> str:
-    from urllib.parse import unquote
-    from urllib.request import url2pathname
-
-    return url2pathname(unquote(urlsplit(url).path))

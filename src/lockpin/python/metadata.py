@@ -269,9 +269,9 @@ def _static_pkg_info(meta: CoreMetadata) -> bool:
 
 def read_sdist_metadata(
     data: bytes, *, filename: str, source: str, version: Version | None
-) -> tuple[CoreMetadata | None, dict[str, bytes]]:
-    """Static metadata of an sdist, or ``None`` plus the archive's members needed
-    for a PEP 517 build (returned as ``{"__archive__": data}``)."""
+) -> CoreMetadata | None:
+    """Static metadata of an sdist (PKG-INFO, else ``[project]``), or ``None`` when
+    its dependencies are dynamic and only a PEP 517 build can tell."""
     members: dict[str, bytes] = {}
     try:
         if filename.endswith(".zip"):
@@ -297,7 +297,7 @@ def read_sdist_metadata(
     if "PKG-INFO" in members:
         meta = parse_core_metadata(members["PKG-INFO"], source=source)
         if _static_pkg_info(meta):
-            return meta, members
+            return meta
     if "pyproject.toml" in members:
         name = filename.rsplit("-", 1)[0]
         meta2 = metadata_from_pyproject(
@@ -307,8 +307,8 @@ def read_sdist_metadata(
             source=source,
         )
         if meta2 is not None:
-            return meta2, members
-    return None, members
+            return meta2
+    return None
 
 
 class MetadataFetcher:
@@ -434,7 +434,7 @@ class MetadataFetcher:
         from .models import parse_filename
 
         parsed = parse_filename(f.filename)
-        meta, _members = read_sdist_metadata(
+        meta = read_sdist_metadata(
             blob, filename=f.filename, source=source, version=parsed[1] if parsed else None
         )
         if meta is not None:

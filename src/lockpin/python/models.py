@@ -19,7 +19,15 @@ from packaging.version import InvalidVersion, Version
 if TYPE_CHECKING:
     import datetime as _dt
 
-__all__ = ["DeferredFiles", "DistFile", "FileKind", "ProjectPage", "parse_filename"]
+__all__ = [
+    "DeferredFiles",
+    "DistFile",
+    "FileKind",
+    "ProjectPage",
+    "parse_filename",
+    "version_of",
+    "version_text",
+]
 
 FileKind = Literal["wheel", "sdist"]
 
@@ -106,7 +114,7 @@ def parse_filename(filename: str) -> tuple[NormalizedName, Version, FileKind] | 
 
 def _parse_legacy_sdist(filename: str) -> tuple[NormalizedName, Version, FileKind] | None:
     """Old sdists such as ``Foo_Bar-1.0.tar.gz`` whose name packaging rejects."""
-    for ext in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
+    for ext in _SDIST_EXTENSIONS:
         if filename.endswith(ext):
             stem = filename[: -len(ext)]
             break
@@ -119,3 +127,35 @@ def _parse_legacy_sdist(filename: str) -> tuple[NormalizedName, Version, FileKin
         return canonicalize_name(name), Version(version), "sdist"
     except InvalidVersion:
         return None
+
+
+_SDIST_EXTENSIONS = (".tar.gz", ".zip", ".tar.bz2", ".tgz")
+_VERSIONS: dict[str, Version | None] = {}
+
+
+def version_text(filename: str) -> str | None:
+    """The version part of a wheel or sdist filename, as written, by plain string
+    splitting: the hot path of grouping tens of thousands of files per lock."""
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        return parts[1] if len(parts) in (5, 6) else None
+    for ext in _SDIST_EXTENSIONS:
+        if filename.endswith(ext):
+            return filename[: -len(ext)].rpartition("-")[2] or None
+    return None
+
+
+def version_of(text: str | None) -> Version | None:
+    """``Version(text)``, parsed once per distinct string; ``None`` when invalid."""
+    if text is None:
+        return None
+    try:
+        return _VERSIONS[text]
+    except KeyError:
+        pass
+    try:
+        version: Version | None = Version(text)
+    except InvalidVersion:
+        version = None
+    _VERSIONS[text] = version
+    return version

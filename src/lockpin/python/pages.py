@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 
 from ..errors import IndexError_
 from ..net.redact import redact_url
-from .models import DeferredFiles, DistFile, ProjectPage
+from .models import DeferredFiles, DistFile, ProjectPage, version_of, version_text
 
 __all__ = ["JSON_CONTENT_TYPE", "parse_html_page", "parse_json_page", "parse_page"]
 
@@ -242,16 +242,6 @@ def parse_html_page(content: bytes, *, url: str, name: str) -> ProjectPage:
 _SIDECAR_MAGIC = b"LPP2"
 
 
-def _release_key(filename: str) -> str | None:
-    if filename.endswith(".whl"):
-        parts = filename[:-4].split("-")
-        return parts[1] if len(parts) in (5, 6) else None
-    for ext in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
-        if filename.endswith(ext):
-            return filename[: -len(ext)].rpartition("-")[2] or None
-    return None
-
-
 def pack_page(files: LazyFiles) -> bytes:
     """Serialize a lazily parsed page's raw file entries, grouped by release."""
     import marshal
@@ -259,18 +249,16 @@ def pack_page(files: LazyFiles) -> bytes:
     groups: dict[str, list[dict[str, Any]]] = {}
     other: list[dict[str, Any]] = []
     for raw, filename in zip(files._raw, files.filenames, strict=True):
-        key = _release_key(filename)
+        key = version_text(filename)
         if key is None:
             other.append(raw)
         else:
             groups.setdefault(key, []).append(raw)
-    from .resolver import _version_of
-
     # One group per release (spellings such as "1.0" and "1.0.0" merged), stored
     # newest first so a reader needs neither to parse every version nor to sort.
     releases: dict[Any, list[dict[str, Any]]] = {}
     for key, raws in groups.items():
-        version = _version_of(f"x-{key}.tar.gz")
+        version = version_of(key)
         if version is None:
             other.extend(raws)
         else:
@@ -314,11 +302,9 @@ class PackedFiles(DeferredFiles):
         return LazyFiles(marshal.loads(self._data[start : start + length]), self._page_url)
 
     def _releases(self) -> list[tuple[Any, Sequence[DistFile]]]:
-        from .resolver import _version_of
-
         out: list[tuple[Any, Sequence[DistFile]]] = []
         for key, offset, length in self._index:  # newest first, one entry per release
-            version = _version_of(f"x-{key}.tar.gz")
+            version = version_of(key)
             if version is not None:
                 out.append((version, _PackedRelease(self, offset, length)))
         return out

@@ -20,7 +20,7 @@ from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, Res
 from resolvelib import Resolver as _Resolver
 
 from ..errors import BuildError, InvalidMetadataError, NoSuchProjectError, ResolutionError
-from .models import DeferredFiles, DistFile, parse_filename
+from .models import DeferredFiles, DistFile, parse_filename, version_of, version_text
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -113,38 +113,6 @@ class World(Protocol):
         """A new requirement appeared: a real world may start fetching for it."""
 
 
-_VERSIONS: dict[str, Version | None] = {}
-
-
-def _version_of(filename: str) -> Version | None:
-    """The version part of a wheel or sdist filename, by string splitting (the
-    hot path: tens of thousands of files per lock), parsed once per string."""
-    if filename.endswith(".whl"):
-        parts = filename[:-4].split("-")
-        if len(parts) not in (5, 6):
-            return None
-        text = parts[1]
-    else:
-        for ext in (".tar.gz", ".zip", ".tar.bz2", ".tgz"):
-            if filename.endswith(ext):
-                text = filename[: -len(ext)].rpartition("-")[2]
-                break
-        else:
-            return None
-    try:
-        return _VERSIONS[text]
-    except KeyError:
-        pass
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        version: Version | None = Version(text)
-    except InvalidVersion:
-        version = None
-    _VERSIONS[text] = version
-    return version
-
-
 class _Group(DeferredFiles):
     """Some files of a page, by index: reading them materializes only these."""
 
@@ -179,7 +147,7 @@ def releases_of(files: Sequence[DistFile]) -> list[tuple[Version, Sequence[DistF
         names = [f.filename for f in files]
     by_version: dict[Version, list[int]] = defaultdict(list)
     for i, filename in enumerate(names):
-        version = _version_of(filename)
+        version = version_of(version_text(filename))
         if version is not None:
             by_version[version].append(i)
     result: list[tuple[Version, Sequence[DistFile]]] = sorted(

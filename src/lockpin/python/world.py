@@ -132,16 +132,15 @@ class IndexWorld:
             return
         if self._on_event is not None:
             self._on_event("page", req.name)
+        # The release the resolver will most likely take: the existing pin when the
+        # project has it, else the newest final release the requirement admits.
         want = self.preferred.get(req.name)
         pick = None
         for version, files in releases_of(page.files):
-            if want is not None and version != want:
-                if pick is not None or version.is_prerelease:
-                    continue
-                if not req.specifier.contains(version, prereleases=True):
-                    continue
-            elif want is None and (
-                version.is_prerelease or not req.specifier.contains(version, prereleases=True)
+            if version != want and (
+                pick is not None
+                or version.is_prerelease
+                or not req.specifier.contains(version, prereleases=True)
             ):
                 continue
             info = usable_release(
@@ -149,13 +148,9 @@ class IndexWorld:
             )
             if info is None or info.yanked:
                 continue
-            if want is not None and version == want:
-                pick = info
+            pick = info
+            if want is None or version == want:
                 break
-            if pick is None:
-                pick = info
-                if want is None:
-                    break
         if pick is None:
             return
         try:
