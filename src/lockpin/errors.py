@@ -12,6 +12,7 @@ __all__ = [
     "BuildError",
     "IndexError_",
     "InputError",
+    "IntegrityError",
     "InvalidMetadataError",
     "LockpinError",
     "NetworkError",
@@ -67,6 +68,18 @@ class IndexError_(LockpinError):
 
     def __init__(self, message: str, *, url: str) -> None:
         self.url = url
+        super().__init__(message)
+
+
+class IntegrityError(LockpinError):
+    """What a source served disagrees with what it declared (a size, a sha256, a
+    signature): lockpin refuses it. ``url`` is redacted; ``expected`` and ``actual``
+    name both values so the user can tell a broken mirror from an attack."""
+
+    def __init__(self, message: str, *, url: str, expected: str = "", actual: str = "") -> None:
+        self.url = url
+        self.expected = expected
+        self.actual = actual
         super().__init__(message)
 
 

@@ -4,7 +4,10 @@ Entries are single files: one line of JSON metadata, then the body. Writers
 write a temporary file in the same directory and ``os.replace`` it into place,
 so a reader sees either the old entry or the new one, never a torn one; two
 writers racing simply leave the last complete entry. A corrupt entry is
-deleted and treated as a miss.
+deleted and treated as a miss. A writer killed between the two steps (``kill
+-9``) leaves a ``.tmp-*`` file behind: the first write into a directory in a
+process removes such files there once they are older than
+:data:`STALE_TMP_SECONDS` (a fresh one may belong to a writer still at work).
 
 Two kinds of data live here:
 
@@ -27,11 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CacheEntry", "DiskCache", "default_cache_dir"]
+__all__ = ["STALE_TMP_SECONDS", "CacheEntry", "DiskCache", "default_cache_dir"]
 
 log = logging.getLogger(__name__)
 
 _VERSION = "v1"
+_TMP_PREFIX = ".tmp-"
+#: Age after which an orphaned temporary file is removed. Writes take
+#: milliseconds; an hour leaves a wide margin for a slow disk or a paused process.
+STALE_TMP_SECONDS = 3600.0
 
 
 def default_cache_dir() -> Path:
@@ -60,6 +67,7 @@ class DiskCache:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._swept: set[Path] = set()
 
     def _path(self, kind: str, key: str) -> Path:
         digest = hashlib.sha256(key.encode()).hexdigest()
@@ -95,7 +103,10 @@ class DiskCache:
         payload = json.dumps(header, separators=(",", ":"), sort_keys=True).encode() + b"\n" + body
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            if path.parent not in self._swept:
+                self._swept.add(path.parent)
+                self.sweep(path.parent)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX)
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(payload)
@@ -107,6 +118,32 @@ class DiskCache:
         except OSError as exc:
             # A cache that cannot be written (read-only, disk full) must not fail a lock.
             log.warning("cannot write cache entry in %s: %s", path.parent, exc)
+
+    @staticmethod
+    def sweep(directory: Path, *, older_than: float = STALE_TMP_SECONDS) -> int:
+        """Remove ``.tmp-*`` files in ``directory`` not modified for ``older_than``
+        seconds (left by a killed writer); return how many were removed."""
+        removed = 0
+        cutoff = time.time() - older_than
+        try:
+            with os.scandir(directory) as entries:
+                for item in entries:
+                    if not item.name.startswith(_TMP_PREFIX):
+                        continue
+                    try:
+                        if not item.is_file(follow_symlinks=False):
+                            continue
+                        if item.stat(follow_symlinks=False).st_mtime >= cutoff:
+                            continue
+                        os.unlink(item.path)
+                    except OSError:
+                        continue  # gone already (another sweeper), or not ours to remove
+                    removed += 1
+        except OSError as exc:
+            log.debug("cannot sweep %s: %s", directory, exc)
+        if removed:
+            log.debug("removed %d stale temporary file(s) in %s", removed, directory)
+        return removed
 
     def touch(self, kind: str, key: str, entry: CacheEntry, **changes: Any) -> None:
         """Rewrite an entry's metadata (e.g. after a 304), keeping its body."""
