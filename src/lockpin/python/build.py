@@ -8,19 +8,21 @@ import io
 import json
 import logging
 import os
+import stat
 import subprocess
 import sys
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import BuildError
-from ..net.redact import redact_text
+from ..net.redact import redact_text, split_auth
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping
 
     from .index import IndexConfig
 
@@ -52,21 +54,137 @@ with open(os.path.join(out, ".lockpin-result"), "w") as fh:
 """
 
 
+#: Caps on what an sdist may unpack to: a gzip stream expands up to ~1000-fold, so the
+#: download cap alone does not bound the disk a hostile archive can fill.
+MAX_UNPACKED_BYTES = 4 << 30
+MAX_MEMBERS = 200_000
+#: Largest pyproject.toml read to find the build backend.
+MAX_PYPROJECT_BYTES = 1 << 20
+
+
+def _refuse(filename: str, member: str, why: str) -> BuildError:
+    return BuildError(
+        f"{filename}: refusing to unpack member {member!r}: {why}. The sdist is malformed or "
+        "hostile; nothing was written outside lockpin's temporary build directory. Use a "
+        "wheel of this release, or another release."
+    )
+
+
+def _parts(name: str) -> list[str]:
+    """The components of an archive member name, ``.`` and empty ones dropped."""
+    return [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+
+
+def _check_name(filename: str, name: str) -> list[str]:
+    if name.startswith(("/", "\\")) or os.path.isabs(name) or (len(name) > 1 and name[1] == ":"):
+        raise _refuse(filename, name, "it is an absolute path")
+    parts = _parts(name)
+    if ".." in parts:
+        raise _refuse(filename, name, "its path contains '..'")
+    if not parts:
+        raise _refuse(filename, name, "it has an empty name")
+    return parts
+
+
+def _check_tar(tf: tarfile.TarFile, filename: str) -> list[tarfile.TarInfo]:
+    """Every member, checked before anything is written.
+
+    Python 3.11 up to 3.11.12 (and 3.12 up to 3.12.10) have ways around the ``data``
+    filter (CVE-2025-4517 and kin, through ``os.path.realpath``), so this check
+    stands on its own, lexically, with no file system look-ups: names are relative
+    with no ``..``; only files, directories and links; a symbolic link's target,
+    walked from the link's directory, stays inside and passes through no other
+    link; no member lies under (or replaces) a link. Then no write can follow a
+    link out of the build directory, however the links chain.
+    """
+    members: list[tarfile.TarInfo] = []
+    total = 0
+    for ti in tf:
+        members.append(ti)
+        if len(members) > MAX_MEMBERS:
+            raise _refuse(filename, ti.name, f"the archive has more than {MAX_MEMBERS} members")
+        total += max(ti.size, 0)
+        if total > MAX_UNPACKED_BYTES:
+            raise _refuse(
+                filename,
+                ti.name,
+                f"the archive unpacks to more than {MAX_UNPACKED_BYTES >> 30} GiB",
+            )
+    links = {"/".join(_check_name(filename, ti.name)) for ti in members if ti.issym() or ti.islnk()}
+    for ti in members:
+        parts = _check_name(filename, ti.name)
+        if not (ti.isreg() or ti.isdir() or ti.issym() or ti.islnk()):
+            raise _refuse(filename, ti.name, "it is a device, FIFO or other special file")
+        for depth in range(1, len(parts)):
+            if "/".join(parts[:depth]) in links:
+                raise _refuse(filename, ti.name, "its path goes through a link")
+        if not (ti.issym() or ti.islnk()) and "/".join(parts) in links:
+            raise _refuse(filename, ti.name, "it replaces a link")
+        if ti.issym() or ti.islnk():
+            target = ti.linkname
+            if not target or target.startswith(("/", "\\")) or os.path.isabs(target):
+                raise _refuse(filename, ti.name, f"it links to the absolute path {target!r}")
+            # A symbolic link resolves from its own directory, a hard link from the root.
+            stack = parts[:-1] if ti.issym() else []
+            pieces = _parts(target)
+            for i, piece in enumerate(pieces):
+                if piece == "..":
+                    if not stack:
+                        raise _refuse(filename, ti.name, f"it links outside the sdist ({target!r})")
+                    stack.pop()
+                    continue
+                stack.append(piece)
+                if i + 1 < len(pieces) and "/".join(stack) in links:
+                    raise _refuse(filename, ti.name, f"its target {target!r} goes through a link")
+            if ti.islnk() and "/".join(stack) in links:
+                raise _refuse(filename, ti.name, "it is a hard link to a link")
+    return members
+
+
+def _check_zip(zf: zipfile.ZipFile, filename: str) -> None:
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise _refuse(filename, infos[-1].filename, f"more than {MAX_MEMBERS} members")
+    total = 0
+    for info in infos:
+        _check_name(filename, info.filename)
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise _refuse(filename, info.filename, "it is a symbolic link")
+        total += info.file_size
+        if total > MAX_UNPACKED_BYTES:
+            raise _refuse(
+                filename,
+                info.filename,
+                f"the archive unpacks to more than {MAX_UNPACKED_BYTES >> 30} GiB",
+            )
+
+
 def _extract(data: bytes, filename: str, dest: Path) -> Path:
-    if filename.endswith(".zip"):
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            zf.extractall(dest)
-    else:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
-            if sys.version_info >= (3, 12):
-                tf.extractall(dest, filter="data")
-            else:  # pragma: no cover - older Pythons
-                for member in tf.getmembers():
-                    target = (dest / member.name).resolve()
-                    if not str(target).startswith(str(dest.resolve())):
-                        raise BuildError(f"{filename}: unsafe path {member.name!r} in the archive")
-                tf.extractall(dest)
-    roots = [p for p in dest.iterdir() if p.is_dir()]
+    """Unpack an sdist into ``dest`` (an empty directory); return its top directory."""
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        if filename.endswith(".zip"):
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                _check_zip(zf, filename)
+                zf.extractall(dest)
+        else:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
+                members = _check_tar(tf, filename)
+                if hasattr(tarfile, "data_filter"):
+                    # Belt and braces: the data filter also drops set-uid bits and
+                    # ownership, and re-checks every path against the real directory.
+                    tf.extractall(dest, members=members, filter="data")
+                else:  # pragma: no cover - Pythons before 3.11.4
+                    tf.extractall(dest, members=members)
+    except tarfile.TarError as exc:
+        # tarfile.FilterError (the data filter refused a member) carries the member.
+        member = getattr(getattr(exc, "tarinfo", None), "name", None)
+        if isinstance(member, str):
+            raise _refuse(filename, member, str(exc)) from exc
+        raise BuildError(f"{filename}: cannot unpack the sdist ({exc}).") from exc
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
+        raise BuildError(f"{filename}: cannot unpack the sdist ({exc}).") from exc
+    roots = [p for p in dest.iterdir() if p.is_dir() and not p.is_symlink()]
     if len(roots) != 1:
         raise BuildError(f"{filename}: expected one top-level directory in the sdist.")
     return roots[0]
@@ -79,19 +197,107 @@ def _run(cmd: list[str], *, what: str, env: dict[str, str] | None = None) -> Non
         raise BuildError(f"{what} failed (exit {proc.returncode}):\n{tail}")
 
 
-def _build_sync(data: bytes, filename: str, index: IndexConfig, python: str) -> bytes:
+def _pip_sources(
+    index: IndexConfig, environ: Mapping[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """pip options naming where build requirements come from.
+
+    Any user on the machine can read a process's arguments (``ps``), so index URLs
+    that carry credentials never go there: they reach pip through ``PIP_INDEX_URL``,
+    ``PIP_EXTRA_INDEX_URL`` and ``PIP_FIND_LINKS`` in its environment (readable only
+    by the same user, like a netrc file would be). Credential-free URLs stay on the
+    command line, so pip's own messages name them. Returns ``(arguments,
+    environment additions)``; values already in the user's environment for the
+    list-valued variables are kept, as pip would have combined them with the
+    command line before.
+    """
+    args: list[str] = []
+    secret: dict[str, list[str]] = {}
+
+    def place(option: str, variable: str, url: str) -> None:
+        if split_auth(url)[1] is None:
+            args.extend([option, url])
+        else:
+            # pip splits these variables on whitespace; a URL has none unquoted.
+            secret.setdefault(variable, []).append(url.replace(" ", "%20"))
+
+    if index.no_index:
+        args.append("--no-index")
+    else:
+        place("--index-url", "PIP_INDEX_URL", index.index_url)
+        for extra in index.extra_index_urls:
+            place("--extra-index-url", "PIP_EXTRA_INDEX_URL", extra)
+    for link in index.find_links:
+        place("--find-links", "PIP_FIND_LINKS", link)
+    env: dict[str, str] = {}
+    for variable, urls in secret.items():
+        kept = environ.get(variable, "") if variable != "PIP_INDEX_URL" else ""
+        env[variable] = " ".join([*kept.split(), *urls])
+    return args, env
+
+
+def _requirements(value: object, *, filename: str, what: str) -> list[str]:
+    """Build requirements as normalized PEP 508 strings: never a pip option."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
+        raise BuildError(f"{filename}: {what} is not a list of requirement strings: {value!r:.200}")
+    try:
+        return [str(Requirement(r)) for r in value]
+    except InvalidRequirement as exc:
+        raise BuildError(f"{filename}: invalid requirement in {what}: {exc}") from exc
+
+
+def _read_small(path: Path, *, limit: int, filename: str) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise BuildError(f"{filename}: cannot read {path.name}: {exc}") from exc
+    if len(data) > limit:
+        raise BuildError(f"{filename}: {path.name} is larger than {limit >> 20} MiB.")
+    return data
+
+
+def _build_system(src: Path, filename: str) -> dict[str, object]:
     from .. import _toml
+
+    pyproject = src / "pyproject.toml"
+    if not pyproject.is_file():
+        return {}
+    text = _read_small(pyproject, limit=MAX_PYPROJECT_BYTES, filename=filename)
+    try:
+        table = _toml.loads(text.decode("utf-8")).get("build-system", {})
+    except (UnicodeDecodeError, _toml.TOMLDecodeError) as exc:
+        raise BuildError(f"{filename}: pyproject.toml does not parse: {exc}") from exc
+    if not isinstance(table, dict):
+        raise BuildError(f"{filename}: [build-system] in pyproject.toml is not a table.")
+    return table
+
+
+def _hook_result(out: Path, filename: str, what: str) -> object:
+    try:
+        return json.loads(_read_small(out / ".lockpin-result", limit=1 << 20, filename=filename))
+    except ValueError as exc:
+        raise BuildError(f"{what} of {filename} returned no readable result: {exc}") from exc
+
+
+def _build_sync(data: bytes, filename: str, index: IndexConfig, python: str) -> bytes:
+    from .metadata import MAX_METADATA_BYTES
 
     with tempfile.TemporaryDirectory(prefix="lockpin-build-") as tmp:
         root = Path(tmp)
         src = _extract(data, filename, root / "src")
-        build_system: dict[str, object] = {}
-        pyproject = src / "pyproject.toml"
-        if pyproject.is_file():
-            build_system = _toml.loads(pyproject.read_text("utf-8")).get("build-system", {})
-        requires = list(build_system.get("requires", ["setuptools>=40.8.0"]))  # type: ignore[call-overload]
+        build_system = _build_system(src, filename)
+        requires = _requirements(
+            build_system.get("requires", ["setuptools>=40.8.0"]),
+            filename=filename,
+            what="[build-system] requires",
+        )
         backend = str(build_system.get("build-backend", "setuptools.build_meta:__legacy__"))
-        backend_path = list(build_system.get("backend-path", []))  # type: ignore[call-overload]
+        backend_path = build_system.get("backend-path", [])
+        if not isinstance(backend_path, list):
+            raise BuildError(f"{filename}: [build-system] backend-path is not a list.")
         env_dir = root / "env"
         # Without pip: bootstrapping it costs seconds, and a backend with no build
         # requirements (an in-tree backend, ``requires = []``) never needs it.
@@ -100,15 +306,10 @@ def _build_sync(data: bytes, filename: str, index: IndexConfig, python: str) -> 
             what=f"creating a build environment for {filename}",
         )
         env_python = str(env_dir / ("Scripts" if os.name == "nt" else "bin") / "python")
+        sources, secret_env = _pip_sources(index, os.environ)
         pip_args = [env_python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        if index.no_index:
-            pip_args.append("--no-index")
-        else:
-            pip_args += ["--index-url", index.index_url]
-            for extra in index.extra_index_urls:
-                pip_args += ["--extra-index-url", extra]
-        for link in index.find_links:
-            pip_args += ["--find-links", link]
+        pip_args += sources
+        pip_env = {**os.environ, **secret_env} if secret_env else None
 
         have_pip: list[bool] = []
 
@@ -121,24 +322,32 @@ def _build_sync(data: bytes, filename: str, index: IndexConfig, python: str) -> 
                     what=f"installing pip into the build environment of {filename}",
                 )
                 have_pip.append(True)
-            _run([*pip_args, *reqs], what=f"installing build requirements of {filename}")
+            _run(
+                [*pip_args, "--", *reqs],
+                what=f"installing build requirements of {filename}",
+                env=pip_env,
+            )
 
-        install([str(r) for r in requires])
+        install(requires)
         hook = root / "hook.py"
         hook.write_text(_HOOK)
         out = root / "out"
         out.mkdir()
         base = [env_python, str(hook), str(src), backend, json.dumps(backend_path)]
-        _run([*base, "requires", str(out)], what=f"get_requires_for_build_wheel of {filename}")
-        extra = json.loads((out / ".lockpin-result").read_text())
-        install([str(r) for r in extra])
-        _run([*base, "metadata", str(out)], what=f"prepare_metadata_for_build_wheel of {filename}")
-        result = json.loads((out / ".lockpin-result").read_text())
+        what = f"get_requires_for_build_wheel of {filename}"
+        _run([*base, "requires", str(out)], what=what)
+        install(_requirements(_hook_result(out, filename, what), filename=filename, what=what))
+        what = f"prepare_metadata_for_build_wheel of {filename}"
+        _run([*base, "metadata", str(out)], what=what)
+        result = _hook_result(out, filename, what)
         if isinstance(result, str) and result.startswith("wheel:"):
             from .metadata import wheel_metadata_from_zip
 
-            return wheel_metadata_from_zip((out / result[6:]).read_bytes(), source=filename)
-        return (out / str(result) / "METADATA").read_bytes()
+            wheel = _read_small(out / result[6:], limit=1 << 30, filename=filename)
+            return wheel_metadata_from_zip(wheel, source=filename)
+        return _read_small(
+            out / str(result) / "METADATA", limit=MAX_METADATA_BYTES, filename=filename
+        )
 
 
 def make_metadata_builder(

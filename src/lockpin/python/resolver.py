@@ -489,14 +489,31 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
                 Req(_PYTHON, SpecifierSet(meta.requires_python), parent=parent, source="python")
             )
             return deps
+        # One requirement per (project, extras, URL): resolvelib re-reads every
+        # requirement of a project each time one more is added, so N lines naming one
+        # project (duplicated in a METADATA, or spelled N ways) would cost N² work.
+        # Their specifiers are intersected, which is what N requirements mean.
+        merged: dict[
+            tuple[NormalizedName, frozenset[NormalizedName], str | None], list[SpecifierSet]
+        ] = {}
         for r in meta.requires_dist:
             if r.marker is not None and not self.target.evaluate(r.marker, candidate.extras):
                 continue
-            req = Req(
+            key = (
                 canonicalize_name(r.name),
-                r.specifier,
                 frozenset(canonicalize_name(e) for e in r.extras),
                 r.url,
+            )
+            merged.setdefault(key, []).append(r.specifier)
+        for (dep_name, dep_extras, dep_url), specs in merged.items():
+            spec = specs[0]
+            if len(specs) > 1:
+                spec = SpecifierSet(",".join(t for t in dict.fromkeys(map(str, specs)) if t))
+            req = Req(
+                dep_name,
+                spec,
+                dep_extras,
+                dep_url,
                 parent=parent,
             )
             deps.append(req)
