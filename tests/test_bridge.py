@@ -103,8 +103,9 @@ def test_cancel_all_tasks_awaits_every_child(unraisable: list[str]) -> None:
 def test_run_sync_returns_and_cleans_up(unraisable: list[str]) -> None:
     async def main() -> int:
         started: list[str] = []
-        asyncio.ensure_future(_parent(started))
+        pending = asyncio.ensure_future(_parent(started))
         await asyncio.sleep(0)
+        assert not pending.done()
         return 42  # the parent and its not-yet-started child are still pending
 
     assert run_sync(main()) == 42

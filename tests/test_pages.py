@@ -177,16 +177,16 @@ def test_json_file_fields(raw: dict[str, Any], expected: dict[str, Any]) -> None
 
 def test_json_page_name_is_normalized_and_order_kept() -> None:
     files = [
-        {"filename": f"demo-{v}.tar.gz", "url": f"/f/demo-{v}.tar.gz", "hashes": {}}
+        {"filename": f"de_mo_thing-{v}.tar.gz", "url": f"/f/de_mo_thing-{v}.tar.gz", "hashes": {}}
         for v in ("2.0", "1.0", "1.5")
     ]
     page = parse_json_page(json_page(*files), url=PAGE, name="De_mo.Thing")
     assert page.name == "de-mo-thing"
     assert page.url == PAGE
     assert [f.filename for f in page.files] == [
-        "demo-2.0.tar.gz",
-        "demo-1.0.tar.gz",
-        "demo-1.5.tar.gz",
+        "de_mo_thing-2.0.tar.gz",
+        "de_mo_thing-1.0.tar.gz",
+        "de_mo_thing-1.5.tar.gz",
     ]
 
 
@@ -323,10 +323,10 @@ HTML_CASES = [
         id="legacy-dist-info-metadata",
     ),
     pytest.param(
-        '<a href="demo%2Bextra-1.0.tar.gz">x</a>',
+        '<a href="demo-1.0%2Blocal.tar.gz">x</a>',
         {
-            "filename": "demo+extra-1.0.tar.gz",
-            "url": "https://idx.example/simple/demo/demo%2Bextra-1.0.tar.gz",
+            "filename": "demo-1.0+local.tar.gz",
+            "url": "https://idx.example/simple/demo/demo-1.0%2Blocal.tar.gz",
         },
         id="filename-percent-decoded",
     ),
@@ -428,7 +428,7 @@ def test_invalid_html_pages_raise_index_error(content: bytes, fragment: str) -> 
 # -- dispatch ------------------------------------------------------------------------------------
 
 ONE_FILE_JSON = json_page({"filename": "demo-1.0.tar.gz", "url": "j.tar.gz", "hashes": {}})
-ONE_FILE_HTML = html_page('<a href="h.tar.gz">demo-1.0.tar.gz</a>')
+ONE_FILE_HTML = html_page('<a href="h/demo-1.0.tar.gz">demo-1.0.tar.gz</a>')
 
 
 @pytest.mark.parametrize(
@@ -436,10 +436,12 @@ ONE_FILE_HTML = html_page('<a href="h.tar.gz">demo-1.0.tar.gz</a>')
     [
         pytest.param(ONE_FILE_JSON, "application/vnd.pypi.simple.v1+json", "j.tar.gz", id="json"),
         pytest.param(ONE_FILE_JSON, "Application/JSON; charset=utf-8", "j.tar.gz", id="json-ci"),
-        pytest.param(ONE_FILE_HTML, "text/html; charset=utf-8", "h.tar.gz", id="html"),
-        pytest.param(ONE_FILE_HTML, "application/vnd.pypi.simple.v1+html", "h.tar.gz", id="v1html"),
+        pytest.param(ONE_FILE_HTML, "text/html; charset=utf-8", "h/demo-1.0.tar.gz", id="html"),
+        pytest.param(
+            ONE_FILE_HTML, "application/vnd.pypi.simple.v1+html", "h/demo-1.0.tar.gz", id="v1html"
+        ),
         pytest.param(b"  \n" + ONE_FILE_JSON, "", "j.tar.gz", id="sniffed-json"),
-        pytest.param(ONE_FILE_HTML, "", "h.tar.gz", id="sniffed-html"),
+        pytest.param(ONE_FILE_HTML, "", "h/demo-1.0.tar.gz", id="sniffed-html"),
     ],
 )
 def test_parse_page_dispatches_on_content_type(
@@ -514,3 +516,234 @@ def test_parse_filename_round_trips_generated_wheels_and_sdists(
         (f"{dist}-{version}.tar.gz", "sdist"),
     ):
         assert parse_filename(filename) == (canonicalize_name(name), Version(version), kind)
+
+
+# -- what a page may put into a lock: digests, filenames, URLs -----------------------------------
+
+H1_LINE = f"{H1}\nevil==6.6.6 --hash=sha256:{H2}\n#"
+
+
+@pytest.mark.parametrize(
+    ("hashes", "expected", "warned"),
+    [
+        pytest.param({"sha256": H1}, {"sha256": H1}, False, id="valid"),
+        pytest.param({"sha256": H1_LINE}, {}, True, id="line-injection"),
+        pytest.param({"sha256": H1 + "\n"}, {}, True, id="trailing-newline"),
+        pytest.param({"sha256": "abc"}, {}, True, id="short"),
+        pytest.param({"sha256": "z" * 64}, {}, True, id="not-hex"),
+        pytest.param({"sha256": 5}, {}, True, id="not-a-string"),
+        pytest.param({"sha256": "ab --extra-index-url=https://x"}, {}, True, id="option"),
+        pytest.param(
+            {"sha256": H1, "md5": "c" * 32, "blake2b": "d" * 128, "sha3_256": H2},
+            {"sha256": H1, "md5": "c" * 32, "blake2b": "d" * 128, "sha3_256": H2},
+            False,
+            id="several-algorithms",
+        ),
+        pytest.param({"sha256": H1, "md5": "c" * 31}, {"sha256": H1}, True, id="one-bad"),
+        pytest.param({"sha256": H1, "SHA256": H2}, {}, True, id="conflicting-spellings"),
+        pytest.param({"sha256": H1, "SHA256": H1.upper()}, {"sha256": H1}, False, id="same"),
+        pytest.param({"whirlpool": "x", "sha256": H1}, {"sha256": H1}, False, id="unknown-algo"),
+        pytest.param([H1], {}, True, id="hashes-not-an-object"),
+    ],
+)
+def test_json_digests_are_validated(
+    hashes: object, expected: dict[str, str], warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = {"filename": "demo-1.0.tar.gz", "url": "x", "hashes": hashes}
+    with caplog.at_level("WARNING", logger="lockpin.python.pages"):
+        f = only(parse_json_page(json_page(raw), url=PAGE, name="demo").files)
+    assert f.hashes == expected
+    assert len(caplog.records) == (1 if warned else 0)
+    if warned:
+        assert PAGE in caplog.records[0].getMessage()
+        assert "demo-1.0.tar.gz" in caplog.records[0].getMessage()
+
+
+def test_one_warning_per_page_however_many_bad_digests(caplog: pytest.LogCaptureFixture) -> None:
+    files = [
+        {"filename": f"demo-1.{i}.tar.gz", "url": "x", "hashes": {"sha256": "abc"}}
+        for i in range(10)
+    ]
+    with caplog.at_level("WARNING", logger="lockpin.python.pages"):
+        page = parse_json_page(json_page(*files), url=PAGE, name="demo")
+    assert [f.sha256 for f in page.files] == [None] * 10
+    (record,) = caplog.records
+    assert "and 7 more" in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("core_metadata", "expected"),
+    [
+        pytest.param({"sha256": H2}, {"sha256": H2}, id="valid"),
+        pytest.param({"sha256": H1_LINE}, True, id="invalid-digest-dropped"),
+        pytest.param({"whirlpool": "x"}, True, id="unknown-algorithm"),
+        pytest.param("yes", None, id="string-ignored"),
+        pytest.param(5, None, id="int-ignored"),
+    ],
+)
+def test_json_core_metadata_digests_are_validated(core_metadata: object, expected: object) -> None:
+    raw = {"filename": "demo-1.0-py3-none-any.whl", "url": "x", "core-metadata": core_metadata}
+    f = only(parse_json_page(json_page(raw), url=PAGE, name="demo").files)
+    assert f.core_metadata == expected
+
+
+@pytest.mark.parametrize(
+    ("anchor", "hashes", "core_metadata"),
+    [
+        pytest.param(f'<a href="demo-1.0.tar.gz#sha256={H1}">x</a>', {"sha256": H1}, None, id="ok"),
+        pytest.param(
+            f'<a href="demo-1.0.tar.gz#egg=demo&amp;sha256={H1}">x</a>',
+            {"sha256": H1},
+            None,
+            id="after-egg",
+        ),
+        pytest.param('<a href="demo-1.0.tar.gz#sha256=abc">x</a>', {}, None, id="short"),
+        pytest.param(
+            f'<a href="demo-1.0.tar.gz#sha256={H1}&amp;sha256={H2}">x</a>',
+            {},
+            None,
+            id="two-values",
+        ),
+        pytest.param(
+            f'<a href="demo-1.0.tar.gz#sha256={H1}&#10;evil==6.6.6">x</a>', {}, None, id="newline"
+        ),
+        pytest.param(
+            f'<a href="demo-1.0.tar.gz#sha256={H1}%0Aevil">x</a>', {}, None, id="encoded-newline"
+        ),
+        pytest.param(
+            f'<a href="demo-1.0-py3-none-any.whl" data-core-metadata="sha256={"z" * 64}">x</a>',
+            {},
+            True,
+            id="metadata-digest",
+        ),
+        pytest.param(
+            '<a href="demo-1.0-py3-none-any.whl" data-core-metadata="whirlpool=x">x</a>',
+            {},
+            True,
+            id="metadata-unknown-algorithm",
+        ),
+    ],
+)
+def test_html_digests_are_validated(
+    anchor: str, hashes: dict[str, str], core_metadata: object
+) -> None:
+    f = only(parse_html_page(html_page(anchor), url=PAGE, name="demo").files)
+    assert f.hashes == hashes
+    assert f.core_metadata == core_metadata
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        pytest.param("../demo-1.0.tar.gz", id="path"),
+        pytest.param("demo-1.0.tar.gz\n", id="newline"),
+        pytest.param("demo 1.0.tar.gz", id="space"),
+        pytest.param("dir\\demo-1.0.tar.gz", id="backslash"),
+        pytest.param("other-1.0.tar.gz", id="other-project"),
+        pytest.param("demo-1.0.exe", id="not-a-distribution"),
+        pytest.param("demo-notaversion!.tar.gz", id="bad-version"),
+    ],
+)
+def test_json_files_with_unusable_names_are_skipped(filename: str) -> None:
+    raw = {"filename": filename, "url": "https://files.example/f", "hashes": {"sha256": H1}}
+    assert len(parse_json_page(json_page(raw), url=PAGE, name="demo").files) == 0
+
+
+LOCAL_PAGE = "file:///srv/index/simple/demo/"
+
+
+@pytest.mark.parametrize(
+    ("page", "href", "url"),
+    [
+        pytest.param(PAGE, "file:///etc/demo-1.0.tar.gz", None, id="remote-to-file"),
+        pytest.param(PAGE, "File:/etc/demo-1.0.tar.gz", None, id="remote-to-file-mixed-case"),
+        pytest.param(PAGE, "ftp://ftp.example/demo-1.0.tar.gz", None, id="remote-to-ftp"),
+        pytest.param(PAGE, "javascript:demo-1.0.tar.gz", None, id="javascript"),
+        pytest.param(PAGE, "https://files.example/\ndemo-1.0.tar.gz", None, id="newline"),
+        pytest.param(PAGE, "https://files.example/ demo-1.0.tar.gz", None, id="space"),
+        pytest.param(PAGE, "https://[::1/demo-1.0.tar.gz", None, id="unparsable"),
+        pytest.param(
+            PAGE,
+            "//cdn.example/demo-1.0.tar.gz",
+            "https://cdn.example/demo-1.0.tar.gz",
+            id="scheme-relative",
+        ),
+        pytest.param(
+            LOCAL_PAGE,
+            "file:///srv/files/demo-1.0.tar.gz",
+            "file:///srv/files/demo-1.0.tar.gz",
+            id="local-to-file",
+        ),
+        pytest.param(
+            LOCAL_PAGE,
+            "../../files/demo-1.0.tar.gz",
+            "file:///srv/index/files/demo-1.0.tar.gz",
+            id="local-relative",
+        ),
+        pytest.param(
+            LOCAL_PAGE,
+            "https://files.example/demo-1.0.tar.gz",
+            "https://files.example/demo-1.0.tar.gz",
+            id="local-to-https",
+        ),
+    ],
+)
+def test_file_urls_only_from_local_pages(page: str, href: str, url: str | None) -> None:
+    raw = {"filename": "demo-1.0.tar.gz", "url": href, "hashes": {}}
+    json_files = parse_json_page(json_page(raw), url=page, name="demo").files
+    html_files = parse_html_page(html_page(f'<a href="{href}">x</a>'), url=page, name="demo").files
+    for files in (json_files, html_files):
+        if url is None:
+            assert len(files) == 0
+        else:
+            assert only(files).url == url
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        pytest.param(b'{"meta": [], "files": []}', "'meta' is not an object", id="meta-list"),
+        pytest.param(b'{"meta": "x", "files": []}', "'meta' is not an object", id="meta-str"),
+        pytest.param(b'{"meta": {"api-version": [1]}, "files": []}', "api-version", id="api"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, "nested too deeply", id="deep"),
+        pytest.param(
+            b'{"files": [' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"]}",
+            "nested too deeply",
+            id="deep2",
+        ),
+    ],
+)
+def test_malformed_json_structure_is_an_index_error(content: bytes, fragment: str) -> None:
+    with pytest.raises(IndexError_, match=fragment) as info:
+        parse_json_page(content, url=PAGE, name="demo")
+    assert PAGE in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"<html><![foo[ x ]]></html>", id="marked-section"),
+        pytest.param(b'<html><head><base href="http://[::1"></head></html>', id="base-unparsable"),
+        pytest.param(b'<html><head><base href="javascript:x"></head></html>', id="base-scheme"),
+    ],
+)
+def test_malformed_html_is_an_index_error(content: bytes) -> None:
+    with pytest.raises(IndexError_) as info:
+        parse_html_page(content, url=PAGE, name="demo")
+    assert PAGE in str(info.value)
+
+
+def test_yank_reason_and_requires_python_are_plain_text() -> None:
+    raw = {
+        "filename": "demo-1.0.tar.gz",
+        "url": "x",
+        "yanked": "bad\x1b[2J\u202ereason\n" + "x" * 1000,
+        "requires-python": ">=3.8\n",
+    }
+    f = only(parse_json_page(json_page(raw), url=PAGE, name="demo").files)
+    assert f.yanked
+    assert f.yanked_reason is not None
+    assert f.yanked_reason.startswith("bad [2J reason")
+    assert f.yanked_reason.isprintable()
+    assert len(f.yanked_reason) <= 501
+    assert f.requires_python == ">=3.8"

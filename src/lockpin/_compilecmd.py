@@ -100,10 +100,11 @@ def run_compile_cli(
             target_hashes_only=args.target_hashes_only,
         )
     if args.check:
-        try:
-            with open(output, encoding="utf-8") as fh:
-                current = fh.read()
-        except OSError:
+        from ._io import read_input_bytes
+
+        try:  # size-capped, regular files only: the output path may name a device
+            current = read_input_bytes(output, what="lockfile").decode("utf-8", "replace")
+        except (OSError, InputError):
             current = ""
         if current == text:
             if not args.quiet:

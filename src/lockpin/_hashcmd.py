@@ -7,12 +7,13 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 
 from ._io import atomic_write, read_text
-from .errors import NoSuchVersionError
+from .errors import BuildError, InputError, InvalidMetadataError, NoSuchVersionError
 from .net.http import Http, HttpConfig
 from .net.redact import redact_url
+from .python.bridge import run_sync
 from .python.hashing import (
     HashDisagreement,
     HashResult,
@@ -21,15 +22,21 @@ from .python.hashing import (
     VerifyResult,
     check_pinned,
     collect_release_hashes,
+    release_files,
     render_requirement,
 )
 from .python.index import IndexClient, IndexConfig
 from .python.inputs import requirement_reader
-from .python.reqfile import parse_requirements, split_blocks
+from .python.reqfile import options_from_blocks, parse_requirements, split_blocks
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from packaging.version import Version
 
+    from .python.hashing import FileHash
+    from .python.lockcheck import LockHeader
+    from .python.metadata import CoreMetadata, MetadataFetcher
     from .python.reqfile import Block, FileOptions, RequirementLine
     from .python.target import Target
 
@@ -60,15 +67,17 @@ def merge_index_config(
 
 
 def _load(path: str) -> tuple[str, list[Block], FileOptions]:
-    text = read_text(path)
+    text = read_text(path, what="requirements file")
     blocks = split_blocks(text, path=path, env=os.environ)
     parsed = parse_requirements(path, reader=requirement_reader, env=os.environ)
     return text, blocks, parsed.options
 
 
 def _classify(
-    blocks: list[Block],
+    blocks: list[Block], *, strict: bool = True
 ) -> tuple[list[tuple[RequirementLine, Version]], list[str]]:
+    """The ``==`` pins to hash. ``strict=False`` (verify's closure mode) skips a
+    line that is not pinned: the form check reports it."""
     pins: list[tuple[RequirementLine, Version]] = []
     warnings: list[str] = []
     for block in blocks:
@@ -81,6 +90,8 @@ def _classify(
                 "lockpin hash leaves it as written and pip's --require-hashes will refuse "
                 "it unless it is a hashed archive URL."
             )
+            continue
+        if not strict and (req.pinned_version is None or req.name is None):
             continue
         pins.append((req, check_pinned(req)))
     return pins, warnings
@@ -137,7 +148,7 @@ def hash_requirements(
     text, blocks, opts = _load(src)
     pins, warnings = _classify(blocks)
     config = merge_index_config(index, opts, explicit=index_explicit)
-    releases = asyncio.run(_with_client(config, http, pins))
+    releases = run_sync(_with_client(config, http, pins))
     by_line = {r.location: r for r in releases}
 
     disagreements: list[HashDisagreement] = []
@@ -236,27 +247,142 @@ async def _download_check(
     return problems
 
 
+def _header_targets(header: LockHeader, path: str) -> tuple[Target, ...]:
+    """The targets a lock was made for, from its header: lockpin's "for ..." lines,
+    pip-compile's "with Python X.Y", else ``--python-version``/``--platform`` in
+    the recorded command. Empty when the header says nothing."""
+    from .python.target import parse_target
+
+    def parse(version: str | None, platform: str | None, what: str) -> Target:
+        try:
+            return parse_target(python_version=version, platform=platform)
+        except InputError as exc:
+            raise InputError(
+                f"the header's target {what!r} is not one lockpin understands ({exc.message}); "
+                "pass --python-version and --platform to verify",
+                location=f"{path}:{header.line}",
+            ) from exc
+
+    if header.targets:
+        return tuple(parse(v, p, f"{v} on {p}") for v, p in header.targets)
+    if header.python is not None:
+        return (parse(header.python, None, f"Python {header.python}"),)
+    versions = header.option_values("--python-version")
+    platforms = header.option_values("--platform") if header.tool == "lockpin" else []
+    if not versions and not platforms:
+        return ()
+    version = versions[-1] if versions else None
+    if not platforms:
+        return (parse(version, None, f"Python {version}"),)
+    return tuple(parse(version, p, f"{version} on {p}") for p in platforms)
+
+
+async def _release_metadata(
+    client: IndexClient,
+    fetcher: MetadataFetcher,
+    pins: list[tuple[RequirementLine, Version]],
+    target: Target,
+) -> tuple[dict[str, CoreMetadata], list[VerifyProblem]]:
+    """Core metadata of every pinned release through the compile pipeline's
+    fetcher (cached, ``.metadata`` first), from the file compile reads it from."""
+    from .python.world import best_file
+
+    async def one(name: NormalizedName, version: Version) -> CoreMetadata | str:
+        page = await client.project_page(name)
+        f = best_file(release_files(page, version), target)
+        if f is None:
+            return f"{name}=={version} has no file to read its metadata from"
+        try:
+            return await fetcher.fetch(f)
+        except (InvalidMetadataError, BuildError) as exc:
+            first = (str(exc).strip().splitlines() or ["?"])[0]
+            return (
+                f"the metadata of {name}=={version} cannot be read ({first}); lockpin compile "
+                "would not pick this release"
+            )
+
+    keys = sorted({(canonicalize_name(req.name or ""), version) for req, version in pins})
+    found = await asyncio.gather(*(one(n, v) for n, v in keys))
+    results = dict(zip(keys, found, strict=True))
+    metadata: dict[str, CoreMetadata] = {}
+    problems: list[VerifyProblem] = []
+    for req, version in pins:
+        name = canonicalize_name(req.name or "")
+        result = results[(name, version)]
+        if isinstance(result, str):
+            location = str(req.location)
+            problems.append(
+                VerifyProblem("unsatisfied", name, str(version), location, detail=result)
+            )
+        else:
+            metadata[str(req.location)] = result
+    return metadata, problems
+
+
+def _fits(f: FileHash, targets: Sequence[Target]) -> bool:
+    return not targets or any(f.fits(t) for t in targets)
+
+
+def _line_key(location: str) -> tuple[str, int]:
+    path, _, line = location.rpartition(":")
+    return (path, int(line)) if line.isdigit() else (location, 0)
+
+
 def verify(
     path: str | os.PathLike[str],
     *,
     index: IndexConfig | None = None,
     index_explicit: bool = False,
     target: Target | None = None,
+    targets: Sequence[Target] = (),
     download: bool = False,
+    closure: bool | None = None,
     http: HttpConfig | None = None,
 ) -> VerifyResult:
-    """Check that each pinned release's hash set is exactly what the index serves.
+    """Check a lock against the index: its hashes and its dependency closure.
 
-    With ``target``, only files installable on it are expected. ``download``
-    also fetches every expected file and checks its bytes against the index.
+    Hashes: each pinned release's hash set must be exactly what the index
+    serves; with ``target``/``targets``, only files installable on one of them
+    are expected. ``download`` also fetches every expected file and checks its
+    bytes against the index.
+
+    Closure (``closure=None``: on for a lock with a lockpin, pip-compile or uv
+    header, off for other files; ``True``/``False`` decide): for the lock's
+    targets (``target``/``targets``, else those its header records, else this
+    machine), every dependency of every pinned release must be pinned and
+    satisfied by the pin, every pin must be required or a root (``# via -r
+    FILE``), and every line must be one the lock's generator writes.
     """
-    src = os.fspath(path)
-    _text, blocks, opts = _load(src)
-    pins, warnings = _classify(blocks)
-    config = merge_index_config(index, opts, explicit=index_explicit)
-    unhashed = [req for req, _ in pins if not req.hashes]
+    from .python.lockcheck import check_closure, check_form, lock_pins, parse_header
+    from .python.target import host_target
 
-    async def run() -> tuple[list[PinnedRelease], list[VerifyProblem]]:
+    src = os.fspath(path)
+    text = read_text(src, what="lockfile")
+    header = parse_header(text)
+    closing = closure if closure is not None else header.tool is not None
+    blocks = split_blocks(text, path=src, env=os.environ, lenient=closing)
+    problems: list[VerifyProblem] = []
+    if closing:
+        # A lock includes no other file, and an option line it should not hold (an
+        # --extra-index-url among the pins) must not send verify to that index.
+        problems = check_form(blocks, header)
+        refused = {p.location for p in problems}
+        accepted = [b for b in blocks if str(b.lines[0].location) not in refused]
+        options = options_from_blocks(accepted, path=src)
+    else:
+        options = parse_requirements(src, reader=requirement_reader, env=os.environ).options
+    pins, warnings = _classify(blocks, strict=not closing)
+    config = merge_index_config(index, options, explicit=index_explicit)
+    unhashed = [req for req, _ in pins if not req.hashes]
+    chosen = (target,) if target is not None else tuple(targets)
+    lock_targets = chosen or (_header_targets(header, src) if closing else ())
+    closure_targets = (lock_targets or (host_target(),)) if closing else ()
+    # A lock made with --target-hashes-only lists only its targets' files.
+    hash_targets = chosen or (lock_targets if header.has_flag("--target-hashes-only") else ())
+
+    async def run() -> tuple[
+        list[PinnedRelease], list[VerifyProblem], dict[str, CoreMetadata], list[VerifyProblem]
+    ]:
         async with Http(http) as client_http:
             client = IndexClient(client_http, config)
             releases = await collect_release_hashes(client, pins, target=None)
@@ -264,14 +390,22 @@ def verify(
                 (r.location, f.filename)
                 for r in releases
                 for f in r.files
-                if target is None or f.fits(target)
+                if _fits(f, hash_targets)
             }
-            problems = await _download_check(client_http, releases, fits) if download else []
-            return releases, problems
+            found = await _download_check(client_http, releases, fits) if download else []
+            if not closing:
+                return releases, found, {}, []
+            from .python.build import make_metadata_builder
+            from .python.metadata import MetadataFetcher
 
-    releases, download_problems = asyncio.run(run())
+            fetcher = MetadataFetcher(client_http, build_metadata=make_metadata_builder(config))
+            metadata, unreadable = await _release_metadata(
+                client, fetcher, pins, closure_targets[0]
+            )
+            return releases, found, metadata, unreadable
+
+    releases, download_problems, metadata, unreadable = run_sync(run())
     reqs = {str(req.location): req for req, _ in pins}
-    problems: list[VerifyProblem] = []
     for release in releases:
         req = reqs[release.location]
         listed = {h.partition(":")[2] for h in req.hashes if h.startswith("sha256:")}
@@ -280,9 +414,9 @@ def verify(
             warnings.append(
                 f"{release.location}: {release.name}: {len(other)} non-sha256 hash(es) not checked."
             )
-        files = [f for f in release.files if target is None or f.fits(target)]
-        if not files and _applies(req, target):
-            raise _nothing_installable(release, target)
+        files = [f for f in release.files if _fits(f, hash_targets)]
+        if not files and any(_applies(req, t) for t in hash_targets or (None,)):
+            raise _nothing_installable(release, hash_targets[0] if hash_targets else None)
         expected = {f.sha256 for f in files}
         for f in files:
             if f.sha256 not in listed:
@@ -298,23 +432,34 @@ def verify(
                 )
         every = {f.sha256 for f in release.files}
         for h in sorted(listed - expected):
-            if target is not None and h in every:
-                continue  # a hash for another platform's file: harmless for this target
+            if hash_targets and h in every:
+                continue  # a hash for another platform's file: harmless for these targets
             problems.append(
                 VerifyProblem("extra", release.name, release.version, release.location, actual=h)
             )
     problems.extend(download_problems)
+    problems.extend(unreadable)
+    if closing:
+        found, notes = check_closure(lock_pins(blocks), metadata, closure_targets)
+        problems.extend(found)
+        warnings.extend(notes)
     for req in unhashed:
         warnings.append(f"{req.location}: {canonicalize_name(req.name or '')} has no hashes.")
-    order = {r.location: i for i, r in enumerate(releases)}
     problems.sort(
-        key=lambda p: (order.get(p.location, 0), p.kind, p.filename or "", p.actual or "")
+        key=lambda p: (
+            _line_key(p.location),
+            p.kind,
+            p.filename or "",
+            p.actual or "",
+            p.detail or "",
+        )
     )
     return VerifyResult(
         releases=tuple(releases),
         problems=tuple(problems),
         warnings=tuple(warnings),
-        downloaded=sum(1 for r in releases for f in r.files if target is None or f.fits(target))
+        downloaded=sum(1 for r in releases for f in r.files if _fits(f, hash_targets))
         if download
         else 0,
+        closure_targets=tuple(t.describe() for t in closure_targets),
     )

@@ -1,28 +1,133 @@
-"""File-system helpers shared by every command: atomic writes, reading inputs."""
+"""File-system helpers shared by every command: atomic writes, reading inputs.
+
+Every file a user names (requirement and constraint files, ``pyproject.toml``,
+a lockfile to verify) is read through :func:`read_input_bytes`: only regular
+files, at most :data:`MAX_INPUT_BYTES`. ``-r /dev/zero`` or a FIFO must fail
+at once with a clear error, not fill the memory or block forever.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
+from typing import Final
 
 from .errors import InputError
 
-__all__ = ["atomic_write", "read_text"]
+__all__ = [
+    "MAX_INPUT_BYTES",
+    "atomic_write",
+    "decode_text",
+    "read_input_bytes",
+    "read_text",
+]
+
+#: Size cap of one input file. Real requirement files and locks are kilobytes; the
+#: largest lock of a big monorepo is a few hundred.
+MAX_INPUT_BYTES: Final = 16 * 1024 * 1024
+
+_CHUNK: Final = 1024 * 1024
 
 
-def read_text(path: str | os.PathLike[str]) -> str:
-    """Read a user's input file, turning OS errors into a clear InputError."""
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _refuse(name: str, mode: int, what: str) -> InputError:
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        hint = "write what the pipe produces to a file and name that file"
+    elif stat.S_ISDIR(mode):
+        hint = "name a file inside it"
+    else:
+        hint = "name the file to read"
+    return InputError(
+        f"{name}: is {_kind(mode)}; lockpin reads a {what} only from a regular file: {hint}."
+    )
+
+
+def _too_large(name: str, what: str, limit: int) -> InputError:
+    return InputError(
+        f"{name}: larger than {limit // (1024 * 1024)} MiB; that is not a {what} "
+        "lockpin will read. Check the path."
+    )
+
+
+def read_input_bytes(
+    path: str | os.PathLike[str], *, what: str = "input file", limit: int = MAX_INPUT_BYTES
+) -> bytes:
+    """The bytes of a user's input file.
+
+    Raises :class:`OSError` when the file cannot be opened (missing, no
+    permission) so that callers can name the line that referred to it, and
+    :class:`InputError` for anything that is not a regular file or is larger
+    than ``limit`` bytes. The type is checked before opening (opening a FIFO
+    blocks until a writer comes) and again on the open descriptor (the path may
+    have been swapped in between); at most ``limit + 1`` bytes are read.
+    """
+    name = os.fspath(path)
+    mode = os.stat(name).st_mode
+    if not stat.S_ISREG(mode):
+        raise _refuse(name, mode, what)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(name, flags)
     try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except FileNotFoundError as exc:
-        raise InputError(f"{os.fspath(path)}: no such file.") from exc
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _refuse(name, info.st_mode, what)
+        if info.st_size > limit:
+            raise _too_large(name, what, limit)
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:
+            chunk = os.read(fd, min(_CHUNK, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    if total > limit:  # grew while being read
+        raise _too_large(name, what, limit)
+    return b"".join(chunks)
+
+
+def decode_text(data: bytes, path: str | os.PathLike[str]) -> str:
+    """``data`` as UTF-8; undecodable bytes are an :class:`InputError` naming the line."""
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{os.fspath(path)}: not UTF-8 text ({exc}).") from exc
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = data[exc.start : exc.end].hex(" ")
+        raise InputError(
+            f"bytes {bad} are not UTF-8 text; save the file as UTF-8",
+            location=f"{os.fspath(path)}:{line}",
+        ) from exc
+
+
+def read_text(path: str | os.PathLike[str], *, what: str = "input file") -> str:
+    """Read a user's input file (see :func:`read_input_bytes`), turning OS errors
+    into a clear InputError."""
+    name = os.fspath(path)
+    try:
+        data = read_input_bytes(name, what=what)
+    except FileNotFoundError as exc:
+        raise InputError(f"{name}: no such file.") from exc
     except OSError as exc:
-        raise InputError(f"{os.fspath(path)}: cannot read it ({exc.strerror}).") from exc
+        raise InputError(f"{name}: cannot read it ({exc.strerror or exc}).") from exc
+    return decode_text(data, name)
 
 
 def atomic_write(path: str | os.PathLike[str], text: str) -> None:

@@ -160,15 +160,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser(
         "verify",
-        help="check a hashed requirements file against the index",
-        description="Exit 0 when every pinned release's hashes are exactly "
-        "what the index serves; 1 with a report otherwise.",
+        help="check a lockfile against the index: hashes and dependency closure",
+        description="Exit 0 when every pinned release's hashes are exactly what the index "
+        "serves and (for a lock) the pins are exactly the closure of its roots; "
+        "1 with a report otherwise; 2 on errors.",
     )
     v.add_argument("file", metavar="FILE")
     v.add_argument(
         "--download", action="store_true", help="also download every file and check its bytes"
     )
-    _add_target_options(v, what="(expect only the files installable on it)")
+    closure = v.add_mutually_exclusive_group()
+    closure.add_argument(
+        "--closure",
+        dest="closure",
+        action="store_true",
+        default=None,
+        help="check the dependency closure even of a file without a lockpin/pip-compile/uv "
+        "header (the default for files with one); use it in CI",
+    )
+    closure.add_argument(
+        "--no-closure",
+        dest="closure",
+        action="store_false",
+        help="check hashes only",
+    )
+    _add_target_options(
+        v,
+        what="(default: the lock header's targets; expect only the files installable on them)",
+    )
     _add_index_options(v)
     _add_net_options(v)
     _add_verbosity(v)
@@ -334,6 +353,16 @@ def _target(args: argparse.Namespace) -> Target | None:
     )
 
 
+def _targets(args: argparse.Namespace) -> list[Target]:
+    """Every ``--platform`` (with ``--python-version``); empty when neither is given."""
+    from .python.target import parse_target
+
+    if not args.python_version and not args.platform:
+        return []
+    platforms = args.platform or [None]
+    return [parse_target(python_version=args.python_version, platform=p) for p in platforms]
+
+
 def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.ERROR if args.quiet else logging.WARNING
     if args.verbose == 1:
@@ -394,8 +423,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         args.file,
         index=index,
         index_explicit=explicit,
-        target=_target(args),
+        targets=_targets(args),
         download=args.download,
+        closure=args.closure,
         http=_http_config(args),
     )
     for w in result.warnings:
@@ -411,6 +441,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         return 1
     if not args.quiet:
         extra = f", {result.downloaded} file(s) downloaded and checked" if args.download else ""
+        if result.closure_targets:
+            extra += "; the pins are the complete dependency closure for " + "; ".join(
+                result.closure_targets
+            )
         print(
             f"lockpin: {args.file}: {len(result.releases)} release(s) match the index{extra}.",
             file=sys.stderr,

@@ -17,7 +17,7 @@ from packaging.version import InvalidVersion, Version
 from ..errors import InputError
 from ..net.http import Http, HttpConfig
 from ..net.redact import redact_url
-from .bridge import LoopThread
+from .bridge import LoopThread, cancel_all_tasks
 from .index import IndexClient, IndexConfig
 from .inputs import Inputs, RootRequirement, load_inputs
 from .lock import Lock, LockedFile, LockedPackage, target_selector
@@ -67,10 +67,11 @@ def read_existing_pins(path: str, target: Target | None = None) -> dict[Normaliz
         except (InvalidMarker, UndefinedComparison):
             return False
 
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError):
+    from .._io import read_text
+
+    try:  # a device or FIFO in place of the old lock must not be read (or block)
+        text = read_text(path, what="lockfile")
+    except InputError:
         return {}
     pins: dict[NormalizedName, Version] = {}
     if path.endswith(".toml"):
@@ -259,6 +260,8 @@ def compile_lock(
                 ", ".join(f"{k}={v}" for k, v in sorted(fetcher.stats.items())),
             )
         finally:
+            # Speculative fetches still use the client: stop them before closing it.
+            lt.run(cancel_all_tasks())
             lt.run(client_http.aclose())
 
     packages = _merge(resolutions, files, targets, only, no)

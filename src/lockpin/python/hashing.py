@@ -104,18 +104,37 @@ class HashResult:
         return not self.disagreements
 
 
-ProblemKind = Literal["missing", "extra", "mismatch"]
+ProblemKind = Literal[
+    "missing", "extra", "mismatch", "missing-dependency", "unsatisfied", "not-required", "form"
+]
 
 
 @dataclass(frozen=True, slots=True)
 class VerifyProblem:
     """One difference between the lockfile and what the index serves.
 
+    Hashes:
+
     * ``missing`` — the index serves ``filename`` with ``expected`` but the
       lockfile does not list that hash;
     * ``extra`` — the lockfile lists ``actual`` which no file of the release has;
     * ``mismatch`` — (``--download``) the bytes of ``filename`` hash to
       ``actual``, not the ``expected`` the index states.
+
+    Closure (``detail`` says what exactly; ``location`` is the line at fault):
+
+    * ``missing-dependency`` — the release at ``location`` requires a project
+      the lock does not pin (for a target);
+    * ``unsatisfied`` — the pin at ``location`` does not satisfy what another
+      pin requires of it (a specifier, a direct URL), or its metadata excludes a
+      target (Requires-Python) or cannot be read;
+    * ``not-required`` — nothing in the lock requires the pin and no ``# via``
+      annotation names it as a root;
+    * ``form`` — a line lockpin would not write (an option line among the pins,
+      a non-``==`` pin, a hash that is not sha256, text that does not parse).
+
+    ``name``/``version`` are those of the pin at ``location`` ("" when the line
+    pins nothing).
     """
 
     kind: ProblemKind
@@ -125,9 +144,12 @@ class VerifyProblem:
     filename: str | None = None
     expected: str | None = None
     actual: str | None = None
+    detail: str | None = None
 
     def __str__(self) -> str:
         what = f"{self.location}: {self.name}=={self.version}"
+        if self.detail is not None:
+            return f"{self.location}: {self.detail}"
         if self.kind == "missing":
             return f"{what}: missing hash for {self.filename}: expected sha256:{self.expected}"
         if self.kind == "extra":
@@ -140,10 +162,14 @@ class VerifyProblem:
 
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
+    """``closure_targets`` describes the targets whose dependency closure was
+    checked (empty when only hashes were)."""
+
     releases: tuple[PinnedRelease, ...]
     problems: tuple[VerifyProblem, ...]
     warnings: tuple[str, ...]
     downloaded: int = 0
+    closure_targets: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -177,8 +203,15 @@ def render_requirement(text: str, hashes: tuple[str, ...], trailer: tuple[str, .
     if not hashes:
         lines = [text]
     else:
+        from .models import valid_digest  # defence in depth: a digest is one token
+
         lines = [f"{text} \\"]
         for i, digest in enumerate(hashes):
+            if not valid_digest("sha256", digest):
+                raise InputError(
+                    f"refusing to write --hash=sha256:{ascii(digest)[1:-1]} for {text}: "
+                    "a sha256 digest is 64 hex digits. Fix or remove that hash."
+                )
             cont = " \\" if i + 1 < len(hashes) else ""
             lines.append(f"    --hash=sha256:{digest}{cont}")
     lines.extend(trailer)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -22,10 +23,10 @@ from urllib.parse import quote
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from ..errors import IndexError_, NetworkError, NoSuchProjectError
+from ..errors import IndexError_, InputError, NetworkError, NoSuchProjectError
 from ..net.http import file_url_path
 from ..net.redact import redact_url
-from .models import DistFile, ProjectPage, parse_filename
+from .models import DistFile, ProjectPage, is_dist_filename, is_sha256, parse_filename
 from .pages import ACCEPT, LazyFiles, PackedFiles, pack_page, parse_html_page, parse_page
 
 if TYPE_CHECKING:
@@ -158,8 +159,10 @@ class IndexClient:
             packed = pack_page(page.files)
             cache.put("parsed-pages", resp.cache_token, packed)
             # The packed form is smaller than the parsed JSON held by LazyFiles:
-            # keep that one, so a large lock's memory stays flat.
-            return ProjectPage(name=name, url=resp.url, files=PackedFiles(packed, resp.url))
+            # keep that one, so a large lock's memory stays flat. (The page's
+            # warning, if any, was logged by the parser already.)
+            files = PackedFiles(packed, resp.url, replay_notice=False)
+            return ProjectPage(name=name, url=resp.url, files=files)
         return page
 
     async def _find_links_files(self) -> tuple[DistFile, ...]:
@@ -174,16 +177,7 @@ class IndexClient:
         for location in self.config.find_links:
             url = _to_url(location)
             if url.startswith("file:") and url.endswith("/"):
-                directory = file_url_path(url)
-                for entry in sorted(directory.iterdir()):
-                    if entry.is_file() and parse_filename(entry.name) is not None:
-                        files.append(
-                            DistFile(
-                                filename=entry.name,
-                                url=entry.resolve().as_uri(),
-                                size=entry.stat().st_size,
-                            )
-                        )
+                files.extend(_directory_files(file_url_path(url)))
                 continue
             resp = await self.http.get(url, cache="page", ok_statuses=frozenset({200, 404}))
             if resp.status != 200:
@@ -192,15 +186,18 @@ class IndexClient:
                     "Check the path or URL.",
                     url=redact_url(url),
                 )
-            page = parse_html_page(resp.content, url=resp.url, name="find-links")
+            # Its links may point anywhere (any project); a remote page's only at
+            # http(s) URLs, never at this machine's files.
+            page = parse_html_page(resp.content, url=resp.url, name="find-links", any_project=True)
             files.extend(f for f in page.files if parse_filename(f.filename) is not None)
         return tuple(files)
 
     async def sha256(self, f: DistFile) -> str:
         """The file's sha256: the index's word when it gives one, else computed by
         downloading the file (never a weaker hash)."""
-        if f.sha256:
-            return f.sha256
+        stated = f.sha256
+        if stated is not None and is_sha256(stated):  # never trust a value unchecked
+            return stated
         task = self._hashes.get(f.url)
         if task is None:
             log.info(
@@ -215,6 +212,36 @@ class IndexClient:
     async def _compute(self, f: DistFile) -> str:
         digest, _size = await self.http.sha256_of(f.url)
         return digest
+
+
+def _directory_files(directory: Path) -> list[DistFile]:
+    """The distributions in a local ``--find-links`` directory: regular files only.
+
+    A FIFO or a device (or a symlink to one) would be read forever: it is skipped,
+    with a warning. A symlink to a regular file is fine; its target is listed.
+    """
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError as exc:
+        raise InputError(
+            f"--find-links directory {directory} cannot be read ({exc.strerror or exc}). "
+            "Check the path and its permissions."
+        ) from exc
+    files: list[DistFile] = []
+    for entry in entries:
+        if not is_dist_filename(entry.name) or parse_filename(entry.name) is None:
+            continue
+        try:
+            target = entry.resolve()
+            info = os.stat(target)
+        except (OSError, RuntimeError):  # dangling, a symlink loop, or removed meanwhile
+            log.debug("skipping %s: cannot stat it", entry)
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            log.warning("--find-links: skipping %s, which is not a regular file", entry)
+            continue
+        files.append(DistFile(filename=entry.name, url=target.as_uri(), size=info.st_size))
+    return files
 
 
 def _names(f: DistFile) -> NormalizedName | None:

@@ -1,4 +1,9 @@
-"""Compile inputs: requirement files and ``pyproject.toml`` into root requirements."""
+"""Compile inputs: requirement files and ``pyproject.toml`` into root requirements.
+
+Every file is read through :mod:`lockpin._io` (regular files only, size-capped);
+every way a user file can be malformed is an :class:`InputError` naming the
+file and the line, table or entry.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,12 @@ from typing import TYPE_CHECKING
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from .._io import read_text
+from .._io import decode_text, read_input_bytes, read_text
 from ..errors import InputError
 from .reqfile import FileOptions, parse_requirements
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from packaging.markers import Marker
 
@@ -46,12 +51,10 @@ class Inputs:
 
 def requirement_reader(path: str) -> str:
     """The reader of :func:`parse_requirements`: OS errors propagate so that the
-    parser names the ``-r``/``-c`` line that included a missing file."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc}).") from exc
+    parser names the ``-r``/``-c`` line that included a missing file; devices,
+    FIFOs, directories, files over the size cap and non-UTF-8 bytes are an
+    :class:`InputError`."""
+    return decode_text(read_input_bytes(path, what="requirements file"), path)
 
 
 def _label(path: str) -> str:
@@ -88,26 +91,21 @@ def _pyproject(
 ) -> list[RootRequirement]:
     from .. import _toml
 
-    text = read_text(path)
+    text = read_text(path, what="pyproject.toml")
     try:
         data = _toml.loads(text)
     except _toml.TOMLDecodeError as exc:
-        raise InputError(f"{path}: invalid TOML: {exc}") from exc
+        raise InputError(f"{path}: invalid TOML: {exc}. Fix the file.") from exc
     project = data.get("project", {})
     if not isinstance(project, dict):
         raise InputError(f"{path}: [project] must be a table.")
     name = project.get("name", "project")
-    label = f"{name} ({_label(path)})"
+    label = f"{name if isinstance(name, str) else 'project'} ({_label(path)})"
     out: list[RootRequirement] = []
 
-    def add(lines: object, where: str) -> None:
-        if not isinstance(lines, list):
-            raise InputError(f"{path}: {where} must be a list of requirement strings.")
-        for text in lines:
-            try:
-                req = Requirement(str(text))
-            except InvalidRequirement as exc:
-                raise InputError(f"{path}: {where}: invalid requirement {text!r}: {exc}") from exc
+    def add(where: str, value: object) -> None:
+        for i, text in enumerate(_strings(path, where, value)):
+            req = _parse_requirement(path, f"{where}[{i}]", text)
             out.append(
                 RootRequirement(
                     req,
@@ -118,13 +116,20 @@ def _pyproject(
                 )
             )
 
-    if "dependencies" in project.get("dynamic", []):
+    dynamic = project.get("dynamic", [])
+    if not isinstance(dynamic, list) or not all(isinstance(d, str) for d in dynamic):
+        raise InputError(f"{path}: [project].dynamic must be a list of field names.")
+    if "dependencies" in dynamic:
         raise InputError(
             f"{path}: [project].dependencies is dynamic; lockpin reads static metadata only. "
             "List the dependencies in pyproject.toml or use a requirements.in file."
         )
-    add(project.get("dependencies", []), "[project].dependencies")
-    optional = project.get("optional-dependencies", {}) or {}
+    add("[project].dependencies", project.get("dependencies", []))
+    optional = project.get("optional-dependencies", {})
+    if not isinstance(optional, dict):
+        raise InputError(
+            f"{path}: [project.optional-dependencies] must be a table of extra = [requirements]."
+        )
     wanted = list(optional) if all_extras else list(extras)
     known = {canonicalize_name(k): k for k in optional}
     for extra in wanted:
@@ -134,26 +139,159 @@ def _pyproject(
                 f"{path}: no optional-dependencies extra {extra!r} "
                 f"(it defines: {', '.join(sorted(optional)) or 'none'})."
             )
-        add(optional[key], f"[project.optional-dependencies].{key}")
+        add(f"[project.optional-dependencies].{key}", optional[key])
     if groups:
-        from packaging.dependency_groups import DependencyGroupResolver
-
         table = data.get("dependency-groups", {})
-        try:
-            resolver = DependencyGroupResolver(table)
-            for group in groups:
-                for req in resolver.resolve(group):
-                    out.append(
-                        RootRequirement(
-                            req,
-                            label,
-                            f"{path} [dependency-groups].{group}",
-                            name=canonicalize_name(req.name),
-                            marker=req.marker,
-                        )
+        if not isinstance(table, dict):
+            raise InputError(
+                f"{path}: [dependency-groups] must be a table of group = [requirements]."
+            )
+        for group in groups:
+            for where, text in resolve_dependency_group(path, table, group):
+                req = _parse_requirement(path, where, text)
+                out.append(
+                    RootRequirement(
+                        req,
+                        label,
+                        f"{path} [dependency-groups].{group}",
+                        name=canonicalize_name(req.name),
+                        marker=req.marker,
                     )
-        except (LookupError, ValueError, TypeError) as exc:
-            raise InputError(f"{path}: dependency group: {exc}") from exc
+                )
+    return out
+
+
+def _strings(path: str, where: str, value: object) -> list[str]:
+    """The entries of a list of requirement strings, checked to be strings."""
+    if not isinstance(value, list):
+        raise InputError(
+            f"{path}: {where} must be a list of requirement strings, not {_toml_type(value)}."
+        )
+    for i, entry in enumerate(value):
+        if not isinstance(entry, str):
+            raise InputError(
+                f"{path}: {where}[{i}] is {_toml_type(entry)} {entry!r}, not a requirement "
+                'string; quote it ("name>=1.0").'
+            )
+    return value
+
+
+def _parse_requirement(path: str, where: str, text: str) -> Requirement:
+    try:
+        return Requirement(text)
+    except InvalidRequirement as exc:
+        raise InputError(f"{path}: {where}: invalid requirement {text!r}: {exc}") from exc
+
+
+def _toml_type(value: object) -> str:
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a float",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+def resolve_dependency_group(
+    path: str, table: Mapping[str, object], group: str
+) -> list[tuple[str, str]]:
+    """PEP 735: the requirement strings of ``group``, includes expanded, as
+    ``(where, text)`` pairs, ``where`` naming the group and index that list each one.
+
+    Walked without recursion, so a long chain of includes cannot exhaust the
+    stack; a group that includes itself, directly or through others, is an
+    :class:`InputError` naming the cycle. Group names compare normalized.
+    """
+    by_name: dict[str, str] = {}
+    for key in table:
+        normal = canonicalize_name(key)
+        if normal in by_name:
+            raise InputError(
+                f"{path}: [dependency-groups] defines {by_name[normal]!r} and {key!r}, which "
+                "are the same group once normalized; merge them."
+            )
+        by_name[normal] = key
+
+    def lookup(name: str, wanted_by: str | None) -> str:
+        key = by_name.get(canonicalize_name(name))
+        if key is None:
+            where = f" (included by [dependency-groups].{wanted_by})" if wanted_by else ""
+            raise InputError(
+                f"{path}: no dependency group {name!r}{where}; "
+                f"it defines: {', '.join(sorted(table)) or 'none'}."
+            )
+        return key
+
+    out: list[tuple[str, str]] = []
+    # Each frame: (group key, its entries, next index). `active` is the include path.
+    top = lookup(group, None)
+    stack: list[tuple[str, list[object], int]] = [(top, _group_entries(path, table, top), 0)]
+    active = [canonicalize_name(top)]
+    done: set[str] = set()
+    while stack:
+        key, entries, index = stack[-1]
+        if index == len(entries):
+            stack.pop()
+            done.add(active.pop())
+            continue
+        stack[-1] = (key, entries, index + 1)
+        entry = entries[index]
+        where = f"[dependency-groups].{key}[{index}]"
+        if isinstance(entry, str):
+            out.append((where, entry))
+            continue
+        if not isinstance(entry, dict) or set(entry) != {"include-group"}:
+            raise InputError(
+                f"{path}: {where} is {_toml_type(entry)} {entry!r}; an entry of a dependency "
+                'group is a requirement string or {include-group = "name"}.'
+            )
+        included = entry["include-group"]
+        if not isinstance(included, str):
+            raise InputError(f"{path}: {where}: include-group must name a group (a string).")
+        target = lookup(included, key)
+        normal = canonicalize_name(target)
+        if normal in active:
+            names = [by_name[n] for n in active[active.index(normal) :]]
+            cycle = " -> ".join([*names, target])
+            raise InputError(
+                f"{path}: {where}: dependency group cycle {cycle}; "
+                "remove one of these include-group entries."
+            )
+        if normal in done:
+            continue  # already expanded once: its requirements are in `out`
+        stack.append((target, _group_entries(path, table, target), 0))
+        active.append(normal)
+    return out
+
+
+def _group_entries(path: str, table: Mapping[str, object], key: str) -> list[object]:
+    value = table[key]
+    if not isinstance(value, list):
+        raise InputError(
+            f"{path}: [dependency-groups].{key} must be an array of requirement strings "
+            f"and include-group tables, not {_toml_type(value)}."
+        )
+    return value
+
+
+def _unique(items: Iterable[RootRequirement]) -> list[RootRequirement]:
+    """Drop repeats of a requirement from the same source (the first location is
+    kept): the resolver's work grows with every copy, quadratically."""
+    seen: set[tuple[object, ...]] = set()
+    out: list[RootRequirement] = []
+    for item in items:
+        key = (
+            item.requirement,  # packaging compares names normalized
+            item.direct,
+            item.source,
+            item.constraint,
+        )
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
     return out
 
 
@@ -191,7 +329,7 @@ def load_inputs(
         files.extend(parsed.files)
         for line in (*parsed.requirements, *parsed.constraints):
             constraints.append(_from_line(line, f"-c {_label(line.location.path)}"))
-    return Inputs(tuple(roots), tuple(constraints), options, tuple(files))
+    return Inputs(tuple(_unique(roots)), tuple(_unique(constraints)), options, tuple(files))
 
 
 def _merge_options(a: FileOptions, b: FileOptions) -> FileOptions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, overload
@@ -20,11 +21,16 @@ if TYPE_CHECKING:
     import datetime as _dt
 
 __all__ = [
+    "DIGEST_HEX_LENGTHS",
     "DeferredFiles",
     "DistFile",
     "FileKind",
     "ProjectPage",
+    "is_dist_filename",
+    "is_plain_filename",
+    "is_sha256",
     "parse_filename",
+    "valid_digest",
     "version_of",
     "version_text",
 ]
@@ -36,8 +42,10 @@ FileKind = Literal["wheel", "sdist"]
 class DistFile:
     """One file of one release as an index lists it.
 
-    ``hashes`` maps lower-case algorithm names to hex digests, exactly as the
-    index gave them. ``core_metadata`` is ``True``/``False`` when the index said
+    ``hashes`` maps lower-case algorithm names to lower-case hex digests; the
+    page parsers keep only well-formed digests of known algorithms
+    (:func:`valid_digest`), so a ``sha256`` here is always 64 hex digits.
+    ``core_metadata`` is ``True``/``False`` when the index said
     so, a ``{algo: digest}`` dict when it gave hashes, and ``None`` when it said
     nothing (the ``.metadata`` URL may exist anyway: probe it).
     """
@@ -159,3 +167,92 @@ def version_of(text: str | None) -> Version | None:
         version = None
     _VERSIONS[text] = version
     return version
+
+
+# -- what a page may put into a lock -----------------------------------------------------------
+
+#: hashlib names an index may use (PEP 503/691) and the length of their hex digests
+DIGEST_HEX_LENGTHS: dict[str, int] = {
+    "md5": 32,
+    "sha1": 40,
+    "sha224": 56,
+    "sha256": 64,
+    "sha384": 96,
+    "sha512": 128,
+    "sha3_224": 56,
+    "sha3_256": 64,
+    "sha3_384": 96,
+    "sha3_512": 128,
+    "blake2s": 64,
+    "blake2b": 128,
+}
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def valid_digest(algorithm: str, digest: object) -> bool:
+    """``digest`` is hex of the exact length ``algorithm`` produces (either case).
+
+    Anything else (a shorter value, ``z`` digits, a value carrying a newline and a
+    second requirement line) must never be written next to ``--hash=``.
+    """
+    length = DIGEST_HEX_LENGTHS.get(algorithm)
+    return (
+        length is not None
+        and isinstance(digest, str)
+        and len(digest) == length
+        and _HEX.fullmatch(digest) is not None
+    )
+
+
+def is_sha256(value: object) -> bool:
+    """A normalized sha256 digest: exactly 64 lower-case hex digits."""
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
+# A distribution filename is a plain basename of these characters only: project
+# names, PEP 440 versions and wheel tags need nothing else, and this excludes
+# every path separator, whitespace and control character by construction.
+_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]{0,254}")
+_NAME_CACHE: dict[str, NormalizedName] = {}
+
+
+def is_plain_filename(filename: str) -> bool:
+    """Only the characters a distribution filename needs (no separators, spaces
+    or control characters), and at most 255 of them."""
+    return _FILENAME.fullmatch(filename) is not None
+
+
+def is_dist_filename(filename: str, project: str | None = None) -> bool:
+    """``filename`` is a plain wheel or sdist basename (of ``project`` when given).
+
+    Cheap string checks only (the version is parsed once per distinct string):
+    pages list tens of thousands of files. It agrees with :func:`parse_filename`
+    on the name and version of every filename it accepts.
+    """
+    if not is_plain_filename(filename):
+        return False
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6) or not all(parts):
+            return False
+        if len(parts) == 6 and not parts[2][0].isdigit():
+            return False  # a build tag starts with a digit
+        name_part, version = parts[0], parts[1]
+    else:
+        for ext in _SDIST_EXTENSIONS:
+            if filename.endswith(ext):
+                name_part, _, version = filename[: -len(ext)].rpartition("-")
+                break
+        else:
+            return False
+    if not name_part or version_of(version) is None:
+        return False
+    if project is None:
+        return True
+    canonical = _NAME_CACHE.get(name_part)
+    if canonical is None:
+        if len(_NAME_CACHE) > 4096:  # a hostile page may spell the name many ways
+            _NAME_CACHE.clear()
+        canonical = _NAME_CACHE[name_part] = canonicalize_name(name_part)
+    return canonical == project

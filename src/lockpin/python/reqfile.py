@@ -33,9 +33,10 @@ from packaging.version import InvalidVersion, Version
 from lockpin.errors import InputError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 __all__ = [
+    "MAX_INCLUDE_DEPTH",
     "Block",
     "FileOptions",
     "Location",
@@ -44,6 +45,7 @@ __all__ = [
     "Reader",
     "RequirementLine",
     "logical_lines",
+    "options_from_blocks",
     "parse_requirement_text",
     "parse_requirements",
     "split_blocks",
@@ -51,8 +53,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: ``path -> text``; raises :class:`OSError` when the file cannot be read.
+#: ``path -> text``; raises :class:`OSError` when the file cannot be read (the
+#: parser then names the ``-r``/``-c`` line), or :class:`InputError` for a file it
+#: refuses (not a regular file, too large, not UTF-8).
 Reader: TypeAlias = Callable[[str], str]
+
+#: How deep ``-r``/``-c`` files may nest. Real projects use two or three levels; a
+#: deeper chain is generated, and would otherwise end in a RecursionError.
+MAX_INCLUDE_DEPTH: Final = 64
 
 _COMMENT_ONLY: Final = re.compile(r"\s*#")
 _COMMENT_START: Final = re.compile(r"(?:^|(?<=\s))#")
@@ -194,10 +202,18 @@ class ParsedRequirements:
 @dataclass(frozen=True, slots=True)
 class Block:
     """A requirement line and the indented comment lines under it (``# via ...``),
-    or a single non-requirement line (``requirement`` is ``None``)."""
+    or a single non-requirement line (``requirement`` is ``None``).
+
+    ``options`` holds the ``(--long-name, value)`` pairs of an options line.
+    ``error`` is set (and ``requirement`` is ``None``) for a line that does not
+    parse, when :func:`split_blocks` was called with ``lenient=True``.
+    """
 
     lines: tuple[LogicalLine, ...]
     requirement: RequirementLine | None
+    # Both derive from `lines`: equal lines make equal blocks.
+    options: tuple[tuple[str, str | None], ...] = field(default=(), compare=False)
+    error: InputError | None = field(default=None, compare=False)
 
 
 def logical_lines(text: str, *, path: str) -> list[LogicalLine]:
@@ -541,10 +557,11 @@ def _classify(
 
 @dataclass
 class _OptionsBuilder:
+    # dicts as ordered sets: deduplicating thousands of option lines stays linear
     index_url: str | None = None
-    extra_index_urls: list[str] = field(default_factory=list)
-    find_links: list[str] = field(default_factory=list)
-    trusted_hosts: list[str] = field(default_factory=list)
+    extra_index_urls: dict[str, None] = field(default_factory=dict)
+    find_links: dict[str, None] = field(default_factory=dict)
+    trusted_hosts: dict[str, None] = field(default_factory=dict)
     flags: set[str] = field(default_factory=set)
     only_binary: set[str] = field(default_factory=set)
     no_binary: set[str] = field(default_factory=set)
@@ -557,13 +574,13 @@ class _OptionsBuilder:
                 logger.warning("%s: --index-url %s replaces %s", location, value, self.index_url)
             self.index_url = value
         elif name == "--extra-index-url":
-            _append_new(self.extra_index_urls, value)
+            self.extra_index_urls.setdefault(value)
         elif name == "--trusted-host":
-            _append_new(self.trusted_hosts, value)
+            self.trusted_hosts.setdefault(value)
         elif name == "--find-links":
             if not _ANY_SCHEME.match(value) and not value.startswith("file:"):
                 value = os.path.normpath(os.path.join(os.path.dirname(path), value))
-            _append_new(self.find_links, value)
+            self.find_links.setdefault(value)
         elif name == "--only-binary":
             _binary(value, self.only_binary, self.no_binary)
         elif name == "--no-binary":
@@ -584,11 +601,6 @@ class _OptionsBuilder:
             prefer_binary="--prefer-binary" in self.flags,
             require_hashes="--require-hashes" in self.flags,
         )
-
-
-def _append_new(items: list[str], value: str) -> None:
-    if value not in items:
-        items.append(value)
 
 
 def _binary(value: str, target: set[str], other: set[str]) -> None:
@@ -617,37 +629,65 @@ class _Walk:
     done: set[tuple[str, bool]] = field(default_factory=set)
 
     def read(
-        self, path: str, *, constraint: bool, stack: tuple[str, ...], at: Location | None
+        self,
+        path: str,
+        *,
+        constraint: bool,
+        stack: tuple[str, ...],
+        chain: tuple[Location, ...],
     ) -> None:
+        """Read ``path``, included from ``chain[-1]`` (``chain`` holds the include
+        lines from the top file down; empty for the top file itself)."""
+        at = chain[-1] if chain else None
         key = os.path.normpath(path)
         if key in stack:
-            chain = " -> ".join((*stack[stack.index(key) :], key))
+            cycle = " -> ".join((*stack[stack.index(key) :], key))
             raise InputError(
-                f"include cycle {chain}; remove one of these -r/-c lines",
+                f"include cycle {cycle}; remove one of these -r/-c lines",
                 location=str(at) if at else None,
+            )
+        if len(chain) >= MAX_INCLUDE_DEPTH:
+            raise InputError(
+                f"-r/-c files nested more than {MAX_INCLUDE_DEPTH} deep "
+                f"({_describe_chain(chain)}); include the files from fewer levels",
+                location=str(at),
             )
         # Re-reading a file in the same role would only repeat its lines.
         if (key, constraint) in self.done:
             return
         self.done.add((key, constraint))
         if key not in self.texts:
-            try:
-                self.texts[key] = self.reader(path)
-            except OSError as exc:
-                reason = exc.strerror or str(exc)
-                if at is None:
-                    raise InputError(f"cannot read requirements file {path}: {reason}") from exc
-                raise InputError(
-                    f"cannot read {path} ({reason}); -r/-c paths are relative to the "
-                    f"directory of {at.path}",
-                    location=str(at),
-                ) from exc
+            self.texts[key] = self._text(path, at)
         for line in logical_lines(self.texts[key], path=path):
             if line.text:
-                self._line(line, path, constraint=constraint, stack=(*stack, key))
+                self._line(line, path, constraint=constraint, stack=(*stack, key), chain=chain)
+
+    def _text(self, path: str, at: Location | None) -> str:
+        try:
+            return self.reader(path)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if at is None:
+                raise InputError(f"cannot read requirements file {path}: {reason}") from exc
+            raise InputError(
+                f"cannot read {path} ({reason}); -r/-c paths are relative to the "
+                f"directory of {at.path}",
+                location=str(at),
+            ) from exc
+        except InputError as exc:
+            if at is None or exc.location is not None:
+                raise
+            # A refused file (a device, a FIFO, too large): name the line that named it.
+            raise InputError(exc.message, location=str(at)) from exc
 
     def _line(
-        self, line: LogicalLine, path: str, *, constraint: bool, stack: tuple[str, ...]
+        self,
+        line: LogicalLine,
+        path: str,
+        *,
+        constraint: bool,
+        stack: tuple[str, ...],
+        chain: tuple[Location, ...],
     ) -> None:
         at = line.location
         parsed = _classify(line, self.env, constraint=constraint)
@@ -659,9 +699,18 @@ class _Walk:
                 assert value is not None
                 nested = _nested_path(path, value, at)
                 # pip: files named by -r inside a -c file are requirements, not constraints.
-                self.read(nested, constraint=name == "--constraint", stack=stack, at=at)
+                self.read(
+                    nested, constraint=name == "--constraint", stack=stack, chain=(*chain, at)
+                )
             else:
                 self.options.apply(name, value, path, at)
+
+
+def _describe_chain(chain: tuple[Location, ...]) -> str:
+    shown = [str(at) for at in chain]
+    if len(shown) > 6:
+        shown = [*shown[:3], f"... {len(shown) - 6} more ...", *shown[-3:]]
+    return " -> ".join(shown)
 
 
 def _nested_path(including: str, value: str, at: Location) -> str:
@@ -688,9 +737,11 @@ def parse_requirements(
 
     ``constraint=True`` reads the top file as if named by ``-c``.
     ``env`` supplies ``${NAME}`` values (none by default: left as written).
+    ``-r``/``-c`` nesting deeper than :data:`MAX_INCLUDE_DEPTH` and include
+    cycles are an :class:`InputError` naming the include lines.
     """
     walk = _Walk(reader=reader, env=env)
-    walk.read(path, constraint=constraint, stack=(), at=None)
+    walk.read(path, constraint=constraint, stack=(), chain=())
     files = list(walk.texts)
     files[0] = path  # as the caller spelled it
     return ParsedRequirements(
@@ -701,13 +752,17 @@ def parse_requirements(
     )
 
 
-def split_blocks(text: str, *, path: str, env: Mapping[str, str] | None = None) -> list[Block]:
+def split_blocks(
+    text: str, *, path: str, env: Mapping[str, str] | None = None, lenient: bool = False
+) -> list[Block]:
     """Group a pinned file into blocks for a layout-preserving rewrite.
 
     A comment-only line that is indented and follows a requirement block
     directly belongs to it (pip-compile's ``# via`` annotations); every other
     line is a block of its own. ``"\\n".join`` of all ``raw`` values in order
     reproduces ``text`` (plus its final newline). ``-r``/``-c`` are not followed.
+    With ``lenient=True`` a line that does not parse becomes a block with
+    :attr:`Block.error` set instead of raising.
     """
     blocks: list[Block] = []
     for line in logical_lines(text, path=path):
@@ -721,7 +776,27 @@ def split_blocks(text: str, *, path: str, env: Mapping[str, str] | None = None) 
         ):
             blocks[-1] = Block((*last.lines, line), last.requirement)
             continue
-        parsed = _classify(line, env, constraint=False) if line.text else None
-        requirement = parsed if isinstance(parsed, RequirementLine) else None
-        blocks.append(Block((line,), requirement))
+        try:
+            parsed = _classify(line, env, constraint=False) if line.text else None
+        except InputError as exc:
+            if not lenient:
+                raise
+            blocks.append(Block((line,), None, error=exc))
+            continue
+        if isinstance(parsed, RequirementLine):
+            blocks.append(Block((line,), parsed))
+        else:
+            blocks.append(Block((line,), None, options=parsed.options if parsed else ()))
     return blocks
+
+
+def options_from_blocks(blocks: Iterable[Block], *, path: str) -> FileOptions:
+    """The options of the option lines among ``blocks`` (of the file ``path``),
+    merged as :func:`parse_requirements` merges them; ``-r``/``-c`` lines are not
+    followed. ``lockpin verify`` uses it to take only the lines it accepted."""
+    builder = _OptionsBuilder()
+    for block in blocks:
+        for name, value in block.options:
+            if name not in ("--requirement", "--constraint"):
+                builder.apply(name, value, path, block.lines[0].location)
+    return builder.freeze()
