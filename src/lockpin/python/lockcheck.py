@@ -624,7 +624,13 @@ def _root_extras(
     A lock does not say them (lockpin writes ``name==1.0``, not
     ``name[extra]==1.0``), but ``beta  # via withextras`` where withextras is a
     root that requires beta only under its extra ``fast`` means the input asked
-    for ``withextras[fast]``. The same on every target: the inputs are shared.
+    for ``withextras[fast]``. An edge that a requirement without extras explains
+    says nothing about extras (jupyterlab requires ipykernel, and pins an older
+    one under its ``docs-screenshots`` extra). Among the extras that could explain
+    an edge, those whose every requirement the lock satisfies are taken (the
+    input cannot have asked for the others and got this lock); when none is, all
+    of them, so that the real problem is reported. The same on every target: the
+    inputs are shared.
     """
     by_name: dict[NormalizedName, LockPin] = {}
     for pin in pins:
@@ -636,15 +642,44 @@ def _root_extras(
             meta = metadata.get(root.location) if root is not None and root.is_root else None
             if meta is None:
                 continue
-            for extra in meta.provides_extra:
+            reqs = [r for r in meta.requires_dist if canonicalize_name(r.name) == pin.name]
+            if any(r.marker is None or _holds_plain(r.marker, targets) for r in reqs):
+                continue
+            candidates = [
+                extra
+                for extra in meta.provides_extra
                 if any(
-                    canonicalize_name(r.name) == pin.name
-                    and r.marker is not None
-                    and _extra_gated(r.marker, extra, targets)
-                    for r in meta.requires_dist
-                ):
-                    found.setdefault(via, set()).add(extra)
+                    r.marker is not None and _extra_gated(r.marker, extra, targets) for r in reqs
+                )
+            ]
+            satisfied = [e for e in candidates if _extra_satisfied(meta, e, by_name, targets)]
+            found.setdefault(via, set()).update(satisfied or candidates)
     return {name: frozenset(extras) for name, extras in found.items()}
+
+
+def _holds_plain(marker: Marker, targets: Sequence[Target]) -> bool:
+    try:
+        return any(t.evaluate(marker) for t in targets)
+    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+        return False
+
+
+def _extra_satisfied(
+    meta: CoreMetadata,
+    extra: NormalizedName,
+    by_name: Mapping[NormalizedName, LockPin],
+    targets: Sequence[Target],
+) -> bool:
+    """Whether every requirement that ``extra`` adds is pinned at a satisfying version."""
+    for r in meta.requires_dist:
+        if r.marker is None or not _extra_gated(r.marker, extra, targets):
+            continue
+        dep = by_name.get(canonicalize_name(r.name))
+        if dep is None:
+            return False
+        if dep.version is not None and not r.specifier.contains(dep.version, prereleases=True):
+            return False
+    return True
 
 
 def _extra_gated(marker: Marker, extra: str, targets: Sequence[Target]) -> bool:
