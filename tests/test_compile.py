@@ -98,7 +98,6 @@ def api(
         list(src),
         targets=targets,
         index=IndexConfig(index_url=index.simple_url),
-        index_explicit=True,
         http=HttpConfig(cache_dir=cache),
         **kwargs,  # type: ignore[arg-type]
     )
@@ -927,7 +926,6 @@ def test_find_links_without_requires_python_uses_the_metadata(
         ["requirements.in"],
         targets=(AMD64,),
         index=IndexConfig(no_index=True, find_links=(index_server.links_url,)),
-        index_explicit=True,
         http=HttpConfig(cache_dir=None),
     )
     pkg = lock.get("newpy")

@@ -2,7 +2,9 @@
 
 For every requirement set in ``benchmarks/sets/*.in``, lockpin's pins and
 per-package hash sets must equal ``uv pip compile --generate-hashes`` for the
-same target and upload cut-off. Differences that are legitimate are listed in
+same target and upload cut-off, both locks read by a small parser written here
+(not lockpin's own, whose bugs could hide a difference; its table tests run
+offline). Differences that are legitimate are listed in
 ``ALLOWED`` and explained in ``docs/differences.md``; today there are none.
 
 A ``linux/arm64`` lock must also be accepted by
@@ -16,6 +18,7 @@ Run as a script for the comparison table::
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS_DIR = ROOT / "benchmarks" / "sets"
@@ -42,8 +47,6 @@ FALLBACK_SETS = {
 #: docs/differences.md. None means "not pinned by that tool".
 ALLOWED: dict[str, dict[str, tuple[str | None, str | None]]] = {}
 
-pytestmark = [pytest.mark.network, pytest.mark.slow]
-
 
 def set_files(names: list[str] | None = None) -> dict[str, str]:
     """``{set name: requirements.in text}``."""
@@ -58,19 +61,86 @@ def find_uv() -> str | None:
     return str(local) if local.exists() else shutil.which("uv")
 
 
-def load_lock(path: Path) -> tuple[dict[str, str], dict[str, frozenset[str]]]:
-    """Pins and hash sets of a requirements.txt, read with lockpin's parser."""
-    from lockpin.python.reqfile import parse_requirements
+# -- an independent reader of requirements.txt locks ------------------------------------------
+#
+# Both tools' output is read with this parser, not lockpin's own (``lockpin.python.reqfile``):
+# a bug shared by lockpin's writer and reader must not be able to hide a difference. It knows
+# only what a ``--generate-hashes`` lock contains and refuses anything else.
 
-    text = path.read_text()
-    parsed = parse_requirements(str(path), reader=lambda _p: text)
+_COMMENT = re.compile(r"(^|\s)#.*$")
+_PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?"
+    r"\s*==\s*(?P<version>[^\s;]+)$"
+)
+_HASH = re.compile(r"^--hash=sha256:(?P<digest>[0-9a-f]{64})$")
+
+
+@dataclass(frozen=True)
+class Pin:
+    name: NormalizedName
+    version: Version
+    hashes: frozenset[str]
+    marker: str | None = None
+
+
+def logical_lines(text: str) -> list[str]:
+    """Physical lines joined on a trailing ``\\`` (a comment line never continues), with
+    comments and blank lines dropped."""
+    joined: list[str] = []
+    pending: list[str] = []
+    for raw in text.splitlines():
+        comment = raw.lstrip().startswith("#")
+        if raw.endswith("\\") and not comment:
+            pending.append(raw[:-1])
+            continue
+        if not comment:
+            pending.append(raw)
+        if pending:
+            joined.append(" ".join(pending))
+            pending = []
+    if pending:
+        joined.append(" ".join(pending))
+    stripped = (_COMMENT.sub("", line).strip() for line in joined)
+    return [line for line in stripped if line]
+
+
+def parse_lock(text: str) -> list[Pin]:
+    """The pins of a hash-pinned requirements.txt; ``ValueError`` for anything else."""
+    pins: list[Pin] = []
+    for line in logical_lines(text):
+        words = line.split()
+        if words[0].startswith("--hash"):
+            raise ValueError(f"a --hash option with no requirement: {line!r}")
+        if words[0].startswith("--"):
+            continue  # a global option line such as --index-url
+        split = next((i for i, w in enumerate(words) if w.startswith("--")), len(words))
+        requirement, _, marker = " ".join(words[:split]).partition(";")
+        pin = _PIN.match(requirement.strip())
+        if pin is None:
+            raise ValueError(f"not a name==version pin: {line!r}")
+        hashes = [_HASH.match(w) for w in words[split:]]
+        if not hashes or None in hashes:
+            raise ValueError(f"not --hash=sha256:<64 hex> options only: {line!r}")
+        pins.append(
+            Pin(
+                canonicalize_name(pin["name"]),
+                Version(pin["version"]),
+                frozenset(h["digest"] for h in hashes if h is not None),
+                marker.strip() or None,
+            )
+        )
+    return pins
+
+
+def load_lock(path: Path) -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """Pins (normalized versions) and hash sets of a single-target lock."""
     pins: dict[str, str] = {}
     hashes: dict[str, frozenset[str]] = {}
-    for line in parsed.requirements:
-        name = str(line.name)
-        assert name not in pins, f"{path}: {name} pinned twice"
-        pins[name] = str(line.pinned_version)
-        hashes[name] = frozenset(h.removeprefix("sha256:") for h in line.hashes)
+    for pin in parse_lock(path.read_text(encoding="utf-8")):
+        assert pin.name not in pins, f"{path}: {pin.name} pinned twice"
+        assert pin.marker is None, f"{path}: {pin.name} has a marker in a one-target lock"
+        pins[pin.name] = str(pin.version)
+        hashes[pin.name] = pin.hashes
     return pins, hashes
 
 
@@ -144,6 +214,101 @@ def compare_set(name: str, text: str, work: Path, uv: str) -> Row:
 
 # -- tests -------------------------------------------------------------------------------------
 
+H1, H2, H3 = "1" * 64, "2" * 64, "a" * 64
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("", [], id="empty"),
+        pytest.param(
+            f"flask==3.1.0 --hash=sha256:{H1}\n",
+            [Pin(NormalizedName("flask"), Version("3.1.0"), frozenset({H1}))],
+            id="one-line",
+        ),
+        pytest.param(
+            f"Foo.Bar_baz==0.1 \\\n    --hash=sha256:{H1} \\\n    --hash=sha256:{H2}\n"
+            "    # via -r requirements.in\n",
+            [Pin(NormalizedName("foo-bar-baz"), Version("0.1"), frozenset({H1, H2}))],
+            id="continuation-several-hashes-via",
+        ),
+        pytest.param(
+            f"# header\n#\n\nalpha==1.0 \\\n    --hash=sha256:{H1}  # trailing\n"
+            f"   # indented comment\nbeta==2.0.post1 --hash=sha256:{H3}\n",
+            [
+                Pin(NormalizedName("alpha"), Version("1.0"), frozenset({H1})),
+                Pin(NormalizedName("beta"), Version("2.0.post1"), frozenset({H3})),
+            ],
+            id="comments-and-blank-lines",
+        ),
+        pytest.param(
+            f'tomli==2.0.1 ; python_version < "3.11" \\\n    --hash=sha256:{H1}\n',
+            [
+                Pin(
+                    NormalizedName("tomli"),
+                    Version("2.0.1"),
+                    frozenset({H1}),
+                    'python_version < "3.11"',
+                )
+            ],
+            id="marker",
+        ),
+        pytest.param(
+            f"--index-url https://pypi.org/simple\n--only-binary :all:\n"
+            f"a==1.0 --hash=sha256:{H1}\n",
+            [Pin(NormalizedName("a"), Version("1.0"), frozenset({H1}))],
+            id="global-options-skipped",
+        ),
+        pytest.param(
+            f"b == 01.0 --hash=sha256:{H2} --hash=sha256:{H2}\n",
+            [Pin(NormalizedName("b"), Version("1.0"), frozenset({H2}))],
+            id="spaces-and-a-repeated-hash",
+        ),
+        pytest.param(
+            f"c==1.0 \\\n# a comment line ends the logical line\n--hash=sha256:{H1}\n",
+            None,
+            id="comment-breaks-continuation",
+        ),
+    ],
+)
+def test_lock_parser_reads_pins(text: str, expected: list[Pin] | None) -> None:
+    if expected is None:
+        with pytest.raises(ValueError, match="not --hash"):
+            parse_lock(text)
+    else:
+        assert parse_lock(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("flask>=3\n", "not a name==version", id="range-not-pin"),
+        pytest.param(f"flask==3 --hash=md5:{H1[:32]}\n", "not --hash", id="md5"),
+        pytest.param("flask==3\n", "not --hash", id="no-hash"),
+        pytest.param(f"--hash=sha256:{H1}\n", "no requirement", id="hash-alone"),
+        pytest.param(f"flask==3 --hash=sha256:{H1[:63]}\n", "not --hash", id="short-hash"),
+        pytest.param(f"-e ./src --hash=sha256:{H1}\n", "not a name==version", id="editable"),
+        pytest.param(
+            f"x @ https://h/x-1.tar.gz --hash=sha256:{H1}\n", "not a name==version", id="url"
+        ),
+    ],
+)
+def test_lock_parser_refuses_what_a_lock_does_not_hold(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_lock(text)
+
+
+def test_logical_lines_join_on_backslash_only() -> None:
+    text = "a==1 \\\n  --x \\\n  --y\nb==2\n# c \\\nd==3 # e\n"
+    assert logical_lines(text) == ["a==1    --x    --y", "b==2", "d==3"]
+
+
+def test_load_lock_refuses_a_name_pinned_twice(tmp_path: Path) -> None:
+    lock = tmp_path / "twice.txt"
+    lock.write_text(f"Jinja2==3.1 --hash=sha256:{H1}\njinja2==3.1 --hash=sha256:{H2}\n")
+    with pytest.raises(AssertionError, match="jinja2 pinned twice"):
+        load_lock(lock)
+
 
 @pytest.fixture(scope="module")
 def uv() -> str:
@@ -154,6 +319,8 @@ def uv() -> str:
 
 
 @pytest.mark.parametrize("name", list(set_files()))
+@pytest.mark.network
+@pytest.mark.slow
 def test_same_pins_and_hashes_as_uv(name: str, uv: str, tmp_path: Path) -> None:
     row = compare_set(name, set_files()[name], tmp_path, uv)
     assert row.pin_diffs == ALLOWED.get(name, {}), row.pin_diffs
@@ -162,6 +329,8 @@ def test_same_pins_and_hashes_as_uv(name: str, uv: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("target_hashes_only", [False, True])
+@pytest.mark.network
+@pytest.mark.slow
 def test_pip_download_accepts_an_arm64_lock(tmp_path: Path, target_hashes_only: bool) -> None:
     from conftest import pip_environ
 

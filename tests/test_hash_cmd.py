@@ -776,7 +776,6 @@ def test_api_hash_requirements_returns_a_typed_result(
         req,
         output=out,
         index=IndexConfig(index_url=index.simple_url),
-        index_explicit=True,
         http=HttpConfig(backoff=0.01, cache_dir=tmp_path / "cache"),
     )
     assert isinstance(result, HashResult)
@@ -811,7 +810,6 @@ def test_api_release_lists_every_file_with_sorted_hashes(
         req,
         write=False,
         index=IndexConfig(index_url=index.simple_url),
-        index_explicit=True,
         http=HttpConfig(cache_dir=None),
     )
     (release,) = result.releases
@@ -829,7 +827,6 @@ def test_api_write_false_and_disagreements(index: IndexServer, tmp_path: Path) -
     result = lockpin.hash_requirements(
         req,
         index=IndexConfig(index_url=index.simple_url),
-        index_explicit=True,
         http=HttpConfig(cache_dir=None),
     )
     assert not result.ok
@@ -847,7 +844,6 @@ def test_api_write_false_and_disagreements(index: IndexServer, tmp_path: Path) -
     preview = lockpin.hash_requirements(
         req,
         index=IndexConfig(index_url=index.simple_url),
-        index_explicit=True,
         update=True,
         write=False,
         http=HttpConfig(cache_dir=None),
@@ -874,7 +870,6 @@ def test_api_raises_lockpin_errors(
         lockpin.hash_requirements(
             req,
             index=IndexConfig(index_url=index.simple_url),
-            index_explicit=True,
             http=HttpConfig(cache_dir=None),
         )
     assert isinstance(info.value, lockpin.LockpinError)

@@ -29,7 +29,7 @@ from packaging.version import Version
 
 from fixtures.dists import build_sdist, build_wheel, metadata_text
 from fixtures.index_server import FixtureResponse
-from lockpin.errors import BuildError, IndexError_, InvalidMetadataError
+from lockpin.errors import BuildError, IndexResponseError, InvalidMetadataError
 from lockpin.net.cache import DiskCache
 from lockpin.python import build as build_module
 from lockpin.python.metadata import (
@@ -41,8 +41,8 @@ from lockpin.python.metadata import (
     read_sdist_metadata,
 )
 from lockpin.python.models import DistFile
+from lockpin.python.provider import Candidate, Req, resolve
 from lockpin.python.reqfile import parse_requirements
-from lockpin.python.resolver import Candidate, Req, resolve
 from lockpin.python.target import parse_target
 from support import run_cli
 
@@ -396,7 +396,7 @@ def test_symlink_sdist_fails_the_compile_and_writes_nothing_outside(
 
 def test_sdist_metadata_members_are_capped() -> None:
     big = _tar([("p-1.0/PKG-INFO", b"Name: p\n" + b"x" * MAX_SDIST_MEMBER_BYTES)])
-    with pytest.raises(IndexError_, match=r"'p-1\.0/PKG-INFO' is larger than 1 MiB"):
+    with pytest.raises(IndexResponseError, match=r"'p-1\.0/PKG-INFO' is larger than 1 MiB"):
         read_sdist_metadata(big, filename="p-1.0.tar.gz", source="p-1.0.tar.gz", version=None)
 
 

@@ -3,7 +3,7 @@
 End to end through the real local index server and lockpin's CLI or public API:
 digests that are not hex of the right length are dropped (lockpin then hashes the
 downloaded bytes itself), filenames and URLs are checked, a remote page cannot point
-at local files, malformed JSON/HTML is an :class:`IndexError_` naming the page, and
+at local files, malformed JSON/HTML is an :class:`IndexResponseError` naming the page, and
 the lock renderers refuse any value that could add a line. Hypothesis feeds random
 values into every field of both page formats.
 """
@@ -31,19 +31,14 @@ from packaging.version import Version
 import lockpin
 from fixtures.dists import build_wheel
 from fixtures.index_server import JSON_TYPE, FixtureResponse
-from lockpin.errors import IndexError_, LockpinError
+from lockpin.errors import IndexResponseError, LockpinError
 from lockpin.net.cache import DiskCache
 from lockpin.net.http import HttpConfig
 from lockpin.python.index import IndexConfig
 from lockpin.python.lock import Lock, LockedFile, LockedPackage
 from lockpin.python.models import ProjectPage, is_dist_filename, valid_digest
-from lockpin.python.pages import (
-    LazyFiles,
-    PackedFiles,
-    pack_page,
-    parse_html_page,
-    parse_json_page,
-)
+from lockpin.python.packed import PackedFiles, pack_page
+from lockpin.python.pages import LazyFiles, parse_html_page, parse_json_page
 from lockpin.python.reqfile import parse_requirements
 from support import run_cli, run_subprocess, sha256_file
 
@@ -234,7 +229,6 @@ def test_api_and_pylock_carry_only_computed_hashes(
         ["requirements.in"],
         targets=(AMD64,),
         index=IndexConfig(index_url=hostile.simple_url),
-        index_explicit=True,
         http=HttpConfig(cache_dir=tmp_path / "api-cache"),
     )
     alpha = lock.get("alpha")
@@ -255,7 +249,6 @@ def test_hash_command_writes_only_computed_hashes(
     result = lockpin.hash_requirements(
         req,
         index=IndexConfig(index_url=hostile.simple_url),
-        index_explicit=True,
         http=HttpConfig(cache_dir=None),
     )
     assert result.ok
@@ -465,7 +458,6 @@ def test_remote_find_links_page_cannot_point_at_local_files(
         ["requirements.in"],
         targets=(AMD64,),
         index=IndexConfig(index_url=index_server.simple_url, find_links=(links.links_url,)),
-        index_explicit=True,
         http=HttpConfig(cache_dir=None),
     )
     alpha = lock.get("alpha")
@@ -493,7 +485,6 @@ def test_find_links_directory_lists_regular_files_only(
         ["requirements.in"],
         targets=(AMD64,),
         index=IndexConfig(no_index=True, find_links=(str(links),)),
-        index_explicit=True,
         http=HttpConfig(cache_dir=None),
     )
     alpha = lock.get("alpha")
@@ -537,7 +528,7 @@ def test_json_nested_100k_deep_is_an_index_error(
     assert result.code == 2
     assert "nested too deeply" in result.err
     assert page_url(hostile) in result.err
-    with pytest.raises(IndexError_, match="nested too deeply"):
+    with pytest.raises(IndexResponseError, match="nested too deeply"):
         parse_json_page(body, url=page_url(hostile), name="alpha")
 
 
@@ -631,14 +622,14 @@ def test_packed_entries_are_checked_again_when_read(caplog: pytest.LogCaptureFix
     tampered = LazyFiles([{**good, "hashes": {"sha256": GOOD + "\nevil==1"}}], url)
     tampered.notice = "the index page lists invalid data"
     packed = pack_page(tampered)
-    with caplog.at_level(logging.WARNING, logger="lockpin.python.pages"):
+    with caplog.at_level(logging.WARNING, logger="lockpin.python.packed"):
         files = PackedFiles(packed, url)
     assert files[0].sha256 is None
     assert files[0].hashes == {}
     assert "lists invalid data" in caplog.text
 
     bad_url = LazyFiles([{**good, "url": "file:///etc/passwd"}], url)
-    with pytest.raises(IndexError_, match="cached copy"):
+    with pytest.raises(IndexResponseError, match="cached copy"):
         _ = PackedFiles(pack_page(bad_url), url)[0]
 
     with pytest.raises(ValueError, match="not a packed page"):
@@ -779,8 +770,8 @@ def test_json_page_with_random_values_gives_safe_files_or_an_index_error(
     content = json.dumps(doc).encode()
     try:
         page = parse_json_page(content, url=PAGE, name="demo")
-    except IndexError_ as exc:
-        error: IndexError_ | None = exc
+    except IndexResponseError as exc:
+        error: IndexResponseError | None = exc
     else:
         error = None
     if error is not None:
@@ -833,12 +824,12 @@ def test_html_page_with_hostile_attributes_gives_safe_files_or_an_index_error(
     for name, project in (("demo", "demo"), ("find-links", None)):
         try:
             page = parse_html_page(content, url=PAGE, name=name, any_project=project is None)
-        except IndexError_ as exc:
+        except IndexResponseError as exc:
             assert_names_the_page(exc)
             continue
         assert_safe_files(page, project=project)
 
 
-def assert_names_the_page(error: IndexError_) -> None:
+def assert_names_the_page(error: IndexResponseError) -> None:
     assert error.url == PAGE
     assert PAGE in str(error)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from fixtures.dists import build_wheel
-from lockpin.errors import IndexError_, NetworkError, NoSuchProjectError
+from lockpin.errors import IndexResponseError, NetworkError, NoSuchProjectError
 from lockpin.net.http import Http, HttpConfig
 from lockpin.python.index import IndexClient, IndexConfig
 from support import build_two_index_files, sha256_file
@@ -240,7 +240,7 @@ def test_one_download_per_file_even_when_asked_twice(server: IndexServer) -> Non
 def test_invalid_page_is_an_index_error(make_index: Callable[..., IndexServer], kind: str) -> None:
     srv = make_index()
     srv.invalid("/simple/alpha/", kind)  # type: ignore[arg-type]
-    with pytest.raises(IndexError_) as info:
+    with pytest.raises(IndexResponseError) as info:
         page_of(srv.simple_url, "alpha")
     assert info.value.url == srv.simple_url + "alpha/"
 

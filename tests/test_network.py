@@ -80,7 +80,6 @@ def test_api_reports_each_file(tmp_path: Path) -> None:
         req,
         write=False,
         index=IndexConfig(index_url=PYPI),
-        index_explicit=True,
         http=HttpConfig(cache_dir=None),
     )
     got = {

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from lockpin.errors import IndexError_, LockpinError
+from lockpin.errors import IndexResponseError, LockpinError
 from lockpin.python.models import DistFile, parse_filename
 from lockpin.python.pages import parse_html_page, parse_json_page, parse_page
 
@@ -223,7 +223,7 @@ def test_json_page_without_meta_defaults_to_api_1() -> None:
 )
 def test_invalid_json_pages_raise_index_error(content: bytes, fragment: str) -> None:
     url = "https://user:hunter2@idx.example/simple/demo/"
-    with pytest.raises(IndexError_) as info:
+    with pytest.raises(IndexResponseError) as info:
         parse_json_page(content, url=url, name="demo")
     message = str(info.value)
     assert fragment in message
@@ -417,7 +417,7 @@ def test_empty_html_page_has_no_files() -> None:
 )
 def test_invalid_html_pages_raise_index_error(content: bytes, fragment: str) -> None:
     url = "https://tok3n@idx.example/simple/demo/"
-    with pytest.raises(IndexError_) as info:
+    with pytest.raises(IndexResponseError) as info:
         parse_html_page(content, url=url, name="demo")
     message = str(info.value)
     assert fragment in message
@@ -452,7 +452,7 @@ def test_parse_page_dispatches_on_content_type(
 
 
 def test_json_body_served_as_html_is_not_silently_accepted() -> None:
-    with pytest.raises(IndexError_):
+    with pytest.raises(IndexResponseError):
         parse_page(ONE_FILE_JSON, url=PAGE, content_type="text/html", name="demo")
 
 
@@ -714,7 +714,7 @@ def test_file_urls_only_from_local_pages(page: str, href: str, url: str | None) 
     ],
 )
 def test_malformed_json_structure_is_an_index_error(content: bytes, fragment: str) -> None:
-    with pytest.raises(IndexError_, match=fragment) as info:
+    with pytest.raises(IndexResponseError, match=fragment) as info:
         parse_json_page(content, url=PAGE, name="demo")
     assert PAGE in str(info.value)
 
@@ -728,7 +728,7 @@ def test_malformed_json_structure_is_an_index_error(content: bytes, fragment: st
     ],
 )
 def test_malformed_html_is_an_index_error(content: bytes) -> None:
-    with pytest.raises(IndexError_) as info:
+    with pytest.raises(IndexResponseError) as info:
         parse_html_page(content, url=PAGE, name="demo")
     assert PAGE in str(info.value)
 

@@ -18,6 +18,7 @@ from packaging.version import Version
 
 from lockpin.errors import (
     BuildError,
+    Conflict,
     InvalidMetadataError,
     NetworkError,
     NoSuchProjectError,
@@ -25,7 +26,8 @@ from lockpin.errors import (
 )
 from lockpin.python.metadata import CoreMetadata
 from lockpin.python.models import DistFile
-from lockpin.python.resolver import Candidate, Req, Resolution, group_versions, resolve
+from lockpin.python.provider import Candidate, Req, Resolution, resolve
+from lockpin.python.releases import releases_of, usable_release
 from lockpin.python.target import Target, parse_target
 
 if TYPE_CHECKING:
@@ -274,6 +276,62 @@ def test_explanation_mentions_exclude_newer() -> None:
     assert "--exclude-newer 2024-01-01" in text
 
 
+def conflict_error(projects: Projects, *roots: str, **kwargs: object) -> ResolutionError:
+    with pytest.raises(ResolutionError) as info:
+        run(projects, *roots, **kwargs)
+    return info.value
+
+
+def test_conflict_carries_its_requirements_as_data() -> None:
+    error = conflict_error(CONFLICT, "a", "c")
+    assert error.target == AMD64.describe()
+    assert error.skipped == ()
+    assert set(error.conflicts) == {
+        Conflict("requirement", "b<2", "a==1.0", "b", ("2.0", "1.0")),
+        Conflict("requirement", "b>=2", "c==1.0", "b", ("2.0", "1.0")),
+    }
+
+
+def test_conflicts_follow_the_explanation_line_by_line() -> None:
+    error = conflict_error(PREF, "beta>=2", constraints=["beta<2"])
+    listed = [line for line in str(error).splitlines() if line.startswith("  - ")]
+    assert len(listed) == len(error.conflicts) == 2
+    for line, conflict in zip(listed, error.conflicts, strict=True):
+        assert line.startswith(f"  - {conflict.requirement} (")
+        assert line.endswith(f" {conflict.required_by})")
+    assert error.conflicts[0] == Conflict(
+        "requirement", "beta>=2", "-r requirements.in", "beta", ("2.5", "2.0", "1.0")
+    )
+    assert error.conflicts[1] == Conflict(
+        "constraint", "beta<2", "-c constraints.txt", "beta", ("2.5", "2.0", "1.0")
+    )
+
+
+def test_requires_python_conflict_as_data() -> None:
+    error = conflict_error(NEWPY, "metaonly>=2")
+    assert Conflict("requires-python", ">=3.13", "metaonly==2.0") in error.conflicts
+    assert all(c.project is None for c in error.conflicts if c.kind == "requires-python")
+
+
+def test_usable_versions_are_the_newest_twelve() -> None:
+    projects: Projects = {"b": [(f"{n}.0", []) for n in range(20, 0, -1)]}
+    error = conflict_error(projects, "b>100")
+    (conflict,) = error.conflicts
+    assert conflict.usable_versions == tuple(f"{n}.0" for n in range(20, 8, -1))
+    assert "(and older)" in str(error)
+
+
+def test_no_usable_version_is_an_empty_tuple() -> None:
+    error = conflict_error({"b": [("1.0", [], None, utc(2025))]}, "b", exclude_newer=utc(2024))
+    assert [c.usable_versions for c in error.conflicts] == [()]
+
+
+def test_giving_up_carries_no_conflicts() -> None:
+    with pytest.raises(ResolutionError) as info:
+        run(TREE, "flask", max_rounds=3)
+    assert (info.value.target, info.value.conflicts) == (AMD64.describe(), ())
+
+
 def test_unknown_project_names_who_required_it() -> None:
     with pytest.raises(NoSuchProjectError) as info:
         run({"a": [("1.0", ["ghost>=1"])]}, "a")
@@ -461,7 +519,11 @@ def test_release_is_yanked_only_when_all_its_files_are() -> None:
         DistFile("x-1.0.tar.gz", "u2"),
         DistFile("x-2.0-py3-none-any.whl", "u3", yanked=True, yanked_reason="bad"),
     ]
-    infos = {str(i.version): i for i in group_versions(files, target=AMD64)}
+    infos = {
+        str(v): info
+        for v, fs in releases_of(files)
+        if (info := usable_release(v, fs, target=AMD64)) is not None
+    }
     assert not infos["1.0"].yanked
     assert infos["2.0"].yanked
     assert infos["2.0"].yanked_reason == "bad"
@@ -766,6 +828,7 @@ def test_only_release_without_metadata_explains_itself() -> None:
     text = str(info.value)
     assert "skipped because their metadata could not be read or built: b==2.0" in text
     assert "boom" in text
+    assert info.value.skipped == ("b==2.0",)
 
 
 def test_network_errors_are_not_skipped() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,10 +17,12 @@ from packaging.utils import NormalizedName
 
 import lockpin
 from conftest import pip_environ
+from fixtures.dists import build_wheel
 from lockpin.net.http import HttpConfig
 from lockpin.python.hashing import VerifyProblem
 from lockpin.python.index import IndexConfig
-from lockpin.python.lockcheck import parse_header
+from lockpin.python.lockcheck import lock_pins, parse_header
+from lockpin.python.reqfile import split_blocks
 from support import run_cli, run_subprocess, sha256_file
 
 if TYPE_CHECKING:
@@ -426,6 +429,192 @@ def test_locks_of_other_compilers_verify(
     assert "missing dependency alpha (required by onlysdist==1.0)" in result.out
 
 
+# -- real locks, modelled on tiny fixtures --------------------------------------------------------
+
+
+@pytest.fixture
+def chain_index(make_index: Callable[..., IndexServer], tmp_path: Path) -> IndexServer:
+    """Shapes found in real locks, in miniature.
+
+    top[cache] -> mid[store] -> store is celery[redis] -> kombu[redis] -> redis (and
+    boto3[crt] -> botocore[crt] -> awscrt): the extra reaches ``store`` through
+    ``mid``, which top and side also require without extras, so a lock says
+    ``store  # via mid`` and ``mid  # via side, top``, never ``top[cache]``.
+    winonly needs windep on Windows and posixdep elsewhere (colorama, pexpect).
+    """
+    root = tmp_path / "chain"
+    root.mkdir()
+    server = make_index(root, standard=False)
+    when = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    for path in (
+        build_wheel(
+            root, "top", "1.0", requires=["mid>=1", "side"], extras={"cache": ["mid[store]>=1"]}
+        ),
+        build_wheel(root, "side", "1.0", requires=["mid"]),
+        build_wheel(root, "mid", "1.0", extras={"store": ["store>=2,!=2.1"]}),
+        build_wheel(root, "store", "2.0"),
+        build_wheel(root, "store", "2.1"),
+        build_wheel(
+            root,
+            "winonly",
+            "1.0",
+            requires=['windep; sys_platform == "win32"', 'posixdep; sys_platform != "win32"'],
+        ),
+        build_wheel(root, "windep", "1.0"),
+        build_wheel(root, "posixdep", "1.0"),
+    ):
+        server.add_file(path, upload_time=when)
+    return server
+
+
+@pytest.fixture
+def chain(chain_index: IndexServer, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Locks:
+    return Locks(chain_index, capsys, tmp_path)
+
+
+def wheel_hash(index: IndexServer, name: str, version: str) -> str:
+    return sha256_file(index.root / f"{name}-{version}-py3-none-any.whl")
+
+
+def test_extras_that_reach_a_pin_through_a_dependency_are_inferred(chain: Locks) -> None:
+    # celery[redis] locked: "redis  # via kombu", "kombu  # via celery"; kombu is no
+    # root, and celery requires it without extras too. verify reported redis as
+    # required by nothing.
+    lock = chain.compile("top[cache]\n", *AMD64)
+    text = lock.read_text()
+    assert "store==2.0 \\\n" in text
+    assert "    # via mid\n" in text
+    assert "[" not in text  # nothing in the lock names an extra
+    result = chain.verify(lock)
+    assert result.code == 0, result.both
+
+    # The inferred extras are checked like any other: a store that mid[store] excludes fails.
+    old = re.search(r"(?m)^store==2\.0 \\\n    --hash=sha256:[0-9a-f]{64}\n", text)
+    assert old is not None
+    text = text.replace(
+        old.group(), pin_block("store==2.1", [wheel_hash(chain.index, "store", "2.1")])
+    )
+    lock.write_text(text)
+    result = chain.verify(lock)
+    assert result.code == 1, result.both
+    assert result.out == (
+        f"{lock}:{line_of(text, 'store')}: store==2.1 does not satisfy mid[store]==1.0's "
+        "requirement store!=2.1,>=2\n"
+    )
+
+
+def test_an_added_optional_dependency_needs_an_annotation_to_pass(chain: Locks) -> None:
+    # store added by hand to a lock of plain "top": without "# via" nothing requires it.
+    # Annotated as the tools annotate it, only top[cache] explains it, and verify takes
+    # the annotation at its word (as it does "# via -r FILE"); compile --check does not.
+    lock = chain.compile("top\n", *AMD64)
+    text = lock.read_text()
+    assert "store" not in text
+    added = pin_block("store==2.0", [wheel_hash(chain.index, "store", "2.0")])
+    lock.write_text(text + added)
+    result = chain.verify(lock)
+    assert result.code == 1
+    assert result.out == (
+        f"{lock}:{line_of(text + added, 'store')}: store==2.0 is not required by any other "
+        "pin and not a root ('# via -r FILE'); remove it, or re-run lockpin compile\n"
+    )
+    lock.write_text(text + added + "    # via mid\n")
+    assert chain.verify(lock).code == 0
+    check = ["compile", "requirements.in", "-i", chain.index.simple_url, *AMD64, "--check"]
+    assert run_cli(chain.capsys, *check).code == 1
+
+
+def as_uv_lock(text: str, command: str, *, from_url: str) -> str:
+    """A lockpin lock rewritten as ``uv pip compile --annotation-style line
+    --emit-index-annotation`` writes it: uv's header, ``# via a, b`` on one line,
+    then ``# from URL``."""
+    body = text[text.index("\n\n") + 2 :]
+    body = body[re.search(r"(?m)^[a-z]", body).start() :]  # type: ignore[union-attr]
+
+    def one_line(match: re.Match[str]) -> str:
+        names = re.findall(r"(?m)^    #   (.+)$", match.group(0))
+        return f"    # via {', '.join(names)}\n"
+
+    body = re.sub(r"(?m)^    # via\n(?:    #   .+\n)+", one_line, body)
+    body = re.sub(r"(?m)^(    # via .+)$", rf"\1\n    # from {from_url}", body)
+    return f"# This file was autogenerated by uv via the following command:\n#    {command}\n{body}"
+
+
+def test_uv_line_annotations_and_index_annotations_are_read(chain: Locks) -> None:
+    # uv --annotation-style line writes "# via boto3, s3transfer" under a pin: one
+    # entry per name, not one name "boto3, s3transfer" (awscrt was reported unrequired).
+    lock = chain.compile("top[cache]\n", *AMD64)
+    command = "uv pip compile --generate-hashes --python-version 3.12 r.in -o r.txt"
+    text = as_uv_lock(lock.read_text(), command, from_url=chain.index.simple_url)
+    assert "    # via side, top\n" in text
+    assert f"    # from {chain.index.simple_url}\n" in text
+    lock.write_text(text)
+    result = chain.verify(lock, *AMD64)
+    assert result.code == 0, result.both
+
+    lock.write_text(drop_block(text, "mid"))
+    result = chain.verify(lock, *AMD64)
+    assert result.code == 1
+    assert "missing dependency mid (required by side==1.0)" in result.out
+    assert "store==2.0 is not required by any other pin" in result.out
+
+
+@pytest.mark.parametrize(
+    ("lines", "via", "root"),
+    [
+        pytest.param(["# via", "#   -r r.in", "#   b"], ("-r r.in", "b"), True, id="list"),
+        pytest.param(["# via b, -r r.in"], ("b", "-r r.in"), True, id="line-style"),
+        pytest.param(["# via b, c"], ("b", "c"), False, id="line-style-no-root"),
+        pytest.param(
+            ["# via", "#   b", "# from https://pypi.org/simple"], ("b",), False, id="uv-index"
+        ),
+        pytest.param(["# via app (pyproject.toml)"], ("app (pyproject.toml)",), True, id="pyproj"),
+        pytest.param(["# from https://pypi.org/simple", "#   b"], (), False, id="no-via"),
+    ],
+)
+def test_via_annotations_of_every_style(lines: list[str], via: tuple[str, ...], root: bool) -> None:
+    text = "a==1.0 \\\n    --hash=sha256:" + "0" * 64 + "\n" + "".join(f"    {x}\n" for x in lines)
+    (pin,) = lock_pins(split_blocks(text, path="r.txt"))
+    assert (pin.via, pin.is_root) == (via, root)
+
+
+def uv_lock(platform_option: str, pins: list[tuple[str, str]], index: IndexServer) -> str:
+    command = (
+        f"uv pip compile --generate-hashes --python-version 3.12 {platform_option} r.in -o r.txt"
+    )
+    head = f"# This file was autogenerated by uv via the following command:\n#    {command}\n"
+    body = "".join(
+        pin_block(f"{name}==1.0", [wheel_hash(index, name, "1.0")]) + f"    # via {via}\n"
+        for name, via in pins
+    )
+    return head + body
+
+
+def test_uv_lock_is_checked_for_its_python_platform(chain: Locks) -> None:
+    # uv pip compile --python-platform windows: the closure is Windows', whatever
+    # machine verify runs on (a Linux host saw colorama unrequired, pexpect missing).
+    lock = chain.tmp / "r.txt"
+    pins = [("windep", "winonly"), ("winonly", "-r r.in")]
+    lock.write_text(uv_lock("--python-platform windows", pins, chain.index))
+    result = chain.verify(lock)
+    assert result.code == 0, result.both
+    assert "complete dependency closure for CPython 3.12.0 on win_amd64" in result.err
+
+    lock.write_text(
+        uv_lock("--python-platform windows", [*pins, ("posixdep", "winonly")], chain.index)
+    )
+    result = chain.verify(lock)
+    assert result.code == 1
+    assert "posixdep==1.0 is not required by any other pin" in result.out
+
+    # A platform lockpin cannot model is an error, not a check for another platform.
+    lock.write_text(uv_lock("--python-platform wasm32-pyodide2024", pins, chain.index))
+    result = chain.verify(lock)
+    assert result.code == 2
+    assert "wasm32-pyodide2024" in result.err
+    assert "pass --python-version and --platform" in result.err
+
+
 # -- API and process ----------------------------------------------------------------------------
 
 
@@ -437,7 +626,6 @@ def test_api_reports_closure_problems_as_values(locks: Locks) -> None:
     result = lockpin.verify(
         lock,
         index=IndexConfig(index_url=locks.index.simple_url),
-        index_explicit=True,
         targets=[target],
         http=HttpConfig(cache_dir=None),
     )
@@ -456,7 +644,6 @@ def test_api_reports_closure_problems_as_values(locks: Locks) -> None:
     hash_only = lockpin.verify(
         lock,
         index=IndexConfig(index_url=locks.index.simple_url),
-        index_explicit=True,
         closure=False,
         http=HttpConfig(cache_dir=None),
     )
@@ -518,6 +705,35 @@ def test_subprocess_edited_lock_fails_without_traceback(locks: Locks) -> None:
             id="uv",
         ),
         pytest.param(
+            "# This file was autogenerated by uv via the following command:\n"
+            "#    uv pip compile r.in --python-version 3.12 --python-platform "
+            "aarch64-manylinux_2_28\n",
+            "uv",
+            (("3.12", "manylinux_2_28_aarch64"),),
+            None,
+            None,
+            id="uv-python-platform",
+        ),
+        pytest.param(
+            "# This file was autogenerated by uv via the following command:\n"
+            "#    uv pip compile r.in --python-platform=macos\n",
+            "uv",
+            ((None, "macosx_13_0_arm64"),),
+            None,
+            None,
+            id="uv-platform-alias",
+        ),
+        pytest.param(
+            "# This file was autogenerated by uv via the following command:\n"
+            "#    uv pip compile r.in --python-version 3.11 --python-platform "
+            "x86_64-manylinux2014\n",
+            "uv",
+            (("3.11", "manylinux2014_x86_64"),),
+            None,
+            None,
+            id="uv-manylinux2014",
+        ),
+        pytest.param(
             "alpha==1\n# This file is autogenerated by lockpin for CPython 3.12.0 on host\n",
             None,
             (),
@@ -530,7 +746,7 @@ def test_subprocess_edited_lock_fails_without_traceback(locks: Locks) -> None:
 def test_parse_header(
     header: str,
     tool: str | None,
-    targets: tuple[tuple[str, str], ...],
+    targets: tuple[tuple[str | None, str], ...],
     python: str | None,
     indexes: tuple[str, ...] | None,
 ) -> None:
@@ -541,5 +757,5 @@ def test_parse_header(
         python,
         indexes,
     )
-    if tool == "uv":
+    if tool == "uv" and not targets:
         assert parsed.option_values("--python-version") == ["3.11"]

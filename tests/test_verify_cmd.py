@@ -326,7 +326,6 @@ def test_api_verify_returns_a_typed_result(
     ok = lockpin.verify(
         lockfile,
         index=IndexConfig(index_url=index.simple_url),
-        index_explicit=True,
         http=HttpConfig(cache_dir=None),
     )
     assert isinstance(ok, VerifyResult)
@@ -340,7 +339,6 @@ def test_api_verify_returns_a_typed_result(
     bad = lockpin.verify(
         lockfile,
         index=IndexConfig(index_url=index.simple_url),
-        index_explicit=True,
         download=True,
         http=HttpConfig(cache_dir=None),
     )
@@ -366,7 +364,6 @@ def test_api_verify_raises_for_an_impossible_target(index: IndexServer, tmp_path
         lockpin.verify(
             req,
             index=IndexConfig(index_url=index.simple_url),
-            index_explicit=True,
             target=lockpin.parse_target(python_version="3.11"),
             http=HttpConfig(cache_dir=None),
         )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Event",
     "HashResult",
     "HttpConfig",
     "IndexConfig",
@@ -19,6 +20,7 @@ __all__ = [
     "LockedPackage",
     "LockpinError",
     "NetworkError",
+    "Reporter",
     "ResolutionError",
     "Target",
     "VerifyResult",
@@ -33,11 +35,11 @@ _LAZY = {
     "compile": ".python.compile",
     "Lock": ".python.lock",
     "LockedPackage": ".python.lock",
-    "hash_requirements": "._hashcmd",
-    "verify": "._hashcmd",
+    "hash_requirements": ".python.hashverify",
+    "verify": ".python.hashverify",
     "HashResult": ".python.hashing",
     "VerifyResult": ".python.hashing",
-    "HttpConfig": ".net.http",
+    "HttpConfig": ".net.config",
     "IndexConfig": ".python.index",
     "Target": ".python.target",
     "parse_target": ".python.target",
@@ -45,14 +47,17 @@ _LAZY = {
     "InputError": ".errors",
     "NetworkError": ".errors",
     "ResolutionError": ".errors",
+    "Event": ".progress",
+    "Reporter": ".progress",
 }
 
 if TYPE_CHECKING:
-    from ._hashcmd import hash_requirements, verify
     from .errors import InputError, LockpinError, NetworkError, ResolutionError
-    from .net.http import HttpConfig
+    from .net.config import HttpConfig
+    from .progress import Event, Reporter
     from .python.compile import compile_lock as compile
     from .python.hashing import HashResult, VerifyResult
+    from .python.hashverify import hash_requirements, verify
     from .python.index import IndexConfig
     from .python.lock import Lock, LockedPackage
     from .python.target import Target, parse_target

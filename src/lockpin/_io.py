@@ -145,6 +145,8 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> None:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
+    except OSError as exc:  # e.g. a path below a regular file
+        raise InputError(f"cannot write {target}: {exc.strerror}.") from exc
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
@@ -162,3 +164,19 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> None:
         if isinstance(exc, OSError):
             raise InputError(f"cannot write {target}: {exc.strerror}.") from exc
         raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (a crash right after it could otherwise bring
+    back the old directory entry). Best effort: some file systems refuse it."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(directory, flags)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)

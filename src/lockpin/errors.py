@@ -8,9 +8,15 @@ and exits non-zero; it never shows a traceback for these.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 __all__ = [
     "BuildError",
+    "Conflict",
+    "ConflictKind",
     "IndexError_",
+    "IndexResponseError",
     "InputError",
     "IntegrityError",
     "InvalidMetadataError",
@@ -63,12 +69,17 @@ class UnsafeURLError(LockpinError):
         )
 
 
-class IndexError_(LockpinError):
+class IndexResponseError(LockpinError):
     """An index answered something lockpin cannot parse. ``url`` is redacted."""
 
     def __init__(self, message: str, *, url: str) -> None:
         self.url = url
         super().__init__(message)
+
+
+#: Deprecated name of :class:`IndexResponseError` (too close to the builtin
+#: ``IndexError``); kept for one release.
+IndexError_ = IndexResponseError
 
 
 class IntegrityError(LockpinError):
@@ -83,7 +94,7 @@ class IntegrityError(LockpinError):
         super().__init__(message)
 
 
-class InvalidMetadataError(IndexError_):
+class InvalidMetadataError(IndexResponseError):
     """A release's core metadata does not parse (an invalid Requires-Dist, no Name):
     the resolver skips that release, as pip does."""
 
@@ -115,13 +126,73 @@ class NoSuchVersionError(LockpinError):
 
 
 class BuildError(LockpinError):
-    """A PEP 517 metadata build of an sdist failed; the message holds its output."""
+    """A PEP 517 metadata build of an sdist failed; the message holds its output.
+
+    ``filename`` names the sdist when known. ``transient`` is true when the failure
+    says nothing lasting about the sdist (its build environment could not be
+    created or its build requirements installed, a step ran out of time): such a
+    failure is not remembered, and the next run tries again.
+    """
+
+    def __init__(
+        self, message: str, *, filename: str | None = None, transient: bool = False
+    ) -> None:
+        self.filename = filename
+        self.transient = transient
+        super().__init__(message)
+
+
+#: ``requirement``: a dependency or root requirement; ``constraint``: a line of a
+#: constraints file (or ``--upgrade-package NAME==VER``); ``requires-python``: a
+#: release's Requires-Python that excludes the target's interpreter.
+ConflictKind = Literal["requirement", "constraint", "requires-python"]
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """One requirement among those a :class:`ResolutionError` found incompatible.
+
+    ``requirement`` is written as the explanation shows it (``urllib3<2``,
+    ``foo[bar] @ https://…``; for ``requires-python`` the specifier, ``>=3.13``).
+    ``required_by`` is the pin that requires it (``botocore==1.34.0``), the input it
+    comes from (``-r requirements.in``) or ``"the input"``. ``project`` is the
+    canonical name required (``None`` for ``requires-python``). ``usable_versions``
+    lists the project's releases usable on the target, newest first and at most
+    12, or is ``None`` when the resolver never listed them.
+    """
+
+    kind: ConflictKind
+    requirement: str
+    required_by: str
+    project: str | None = None
+    usable_versions: tuple[str, ...] | None = None
 
 
 class ResolutionError(LockpinError):
-    """The requirements cannot be satisfied together; the message explains why."""
+    """The requirements cannot be satisfied together; the message explains why.
+
+    ``target`` describes the target resolved for (``CPython 3.12.0 on
+    linux/amd64 (manylinux_2_28_x86_64)``), ``conflicts`` holds the requirements
+    the explanation lists, in its order, and ``skipped`` the releases
+    (``name==version``) left out because their metadata could not be read or
+    built. Both are empty when resolution gave up for another reason (too much
+    backtracking).
+    """
 
     exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: str | None = None,
+        conflicts: tuple[Conflict, ...] = (),
+        skipped: tuple[str, ...] = (),
+    ) -> None:
+        self.target = target
+        self.conflicts = conflicts
+        self.skipped = skipped
+        super().__init__(message)
 
 
 class OfflineError(LockpinError):

@@ -1,9 +1,13 @@
-"""lockpin's single HTTP layer (see :mod:`lockpin.net.http`)."""
+"""lockpin's single HTTP layer: the client (:mod:`~lockpin.net.http`), its
+configuration (:mod:`~lockpin.net.config`), URL policy (:mod:`~lockpin.net.policy`),
+credentials (:mod:`~lockpin.net.auth`), ``file:`` URLs (:mod:`~lockpin.net.files`),
+the on-disk cache (:mod:`~lockpin.net.cache`) and redaction (:mod:`~lockpin.net.redact`)."""
 
 from __future__ import annotations
 
 from .cache import DiskCache, default_cache_dir
-from .http import Http, HttpConfig, Response
+from .config import HttpConfig
+from .http import Http, Response
 from .redact import redact_text, redact_url
 
 __all__ = [

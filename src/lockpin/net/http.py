@@ -1,16 +1,17 @@
 """The one HTTP layer: PyPI, private indexes, find-links pages and (later)
 Debian mirrors and OCI registries all go through :class:`Http`.
 
-It owns timeouts, retries with backoff, HTTP/2, credentials (in the URL, learnt
-from an index URL for the files below it, or ``~/.netrc``), the plain-http
-policy, credential redaction in every error, the on-disk cache and byte
-counters for progress reporting. ``file://`` URLs are served from disk so that
-local indexes and ``--find-links`` directories behave like remote ones (regular
-files only).
+It owns timeouts, retries with backoff, HTTP/2, the on-disk cache, credential
+redaction in every error and byte counters for progress reporting, and applies
+what its neighbours decide: :mod:`~lockpin.net.config` (the knobs and size
+limits), :mod:`~lockpin.net.policy` (which URLs may be fetched),
+:mod:`~lockpin.net.auth` (credentials from URLs and ``~/.netrc``) and
+:mod:`~lockpin.net.files` (``file:`` URLs, served from disk so that local
+indexes and ``--find-links`` directories behave like remote ones).
 
 Bodies are never trusted further than they are checked: every body is read in
-a stream under a size cap (pages: :data:`DEFAULT_MAX_PAGE_BYTES`, downloads:
-:data:`DEFAULT_MAX_DOWNLOAD_BYTES`), its length is checked against the
+a stream under a size cap (``HttpConfig.max_page_bytes`` for pages,
+``max_download_bytes`` for downloads), its length is checked against the
 response's ``Content-Length``, and a failure part-way through a body either
 restarts the whole download with a fresh buffer (:meth:`Http.download`,
 :meth:`Http.sha256_of`, :meth:`Http.get`) or ends the stream with an error
@@ -22,21 +23,23 @@ redacted URL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import hashlib
-import ipaddress
 import logging
 import os
 import random
-import stat
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
-from urllib.parse import unquote, urlsplit
 
-from ..errors import IntegrityError, NetworkError, OfflineError, UnsafeURLError
+from ..errors import IntegrityError, NetworkError, OfflineError
+from .auth import Credentials
 from .cache import CacheEntry, DiskCache
+from .config import HttpConfig, too_large
+from .files import FileReply, get_file, get_file_range, iter_file
+from .policy import OffHttpRedirect, check_request
+from .policy import check_url as _check_url
 from .redact import redact_url, split_auth
 
 if TYPE_CHECKING:
@@ -45,15 +48,9 @@ if TYPE_CHECKING:
 
     import httpx
 
-__all__ = [
-    "DEFAULT_MAX_DOWNLOAD_BYTES",
-    "DEFAULT_MAX_PAGE_BYTES",
-    "DEFAULT_MAX_RETRY_AFTER",
-    "Http",
-    "HttpConfig",
-    "Response",
-    "file_url_path",
-]
+# HttpConfig lives in lockpin.net.config; it is re-exported here, where users have
+# always imported it from.
+__all__ = ["Http", "HttpConfig", "Response"]
 
 log = logging.getLogger(__name__)
 
@@ -62,39 +59,7 @@ _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 CacheMode = Literal["page", "none"]
 
-#: Largest index page (or range response) read into memory: PyPI's biggest
-#: project pages are a few MiB; 64 MiB leaves room and still bounds a hostile one.
-DEFAULT_MAX_PAGE_BYTES = 64 << 20
-#: Largest file downloaded (to hash it or read its metadata).
-DEFAULT_MAX_DOWNLOAD_BYTES = 1 << 30
-#: Longest wait a ``Retry-After`` header may impose, in seconds.
-DEFAULT_MAX_RETRY_AFTER = 60.0
 _CHUNK = 1 << 16
-
-
-@dataclass(frozen=True, slots=True)
-class HttpConfig:
-    """Every knob of the HTTP layer; the CLI maps its flags onto this."""
-
-    timeout: float = 30.0
-    retries: int = 3
-    backoff: float = 0.4
-    max_connections: int = 32
-    http2: bool = True
-    allow_insecure_hosts: frozenset[str] = frozenset()
-    cache_dir: Path | None = None
-    offline: bool = False
-    refresh: bool = False
-    max_age: int = 600
-    use_netrc: bool = True
-    user_agent: str = "lockpin"
-    #: cap on a page, ``.metadata`` file or range response held in memory
-    max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES
-    #: cap on a downloaded file (:meth:`Http.download`, :meth:`Http.sha256_of`)
-    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
-    #: cap on the wait a server's ``Retry-After`` may ask for
-    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER
-    max_redirects: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,15 +76,6 @@ class Response:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-def _is_loopback(host: str) -> bool:
-    if host in {"localhost", "localhost.localdomain"}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _cache_freshness(meta: Mapping[str, object], *, default_ttl: int) -> float | None:
@@ -141,13 +97,6 @@ def _cache_freshness(meta: Mapping[str, object], *, default_ttl: int) -> float |
     return float(default_ttl)
 
 
-def file_url_path(url: str) -> Path:
-    """The local path of a ``file:`` URL (urllib.request is imported only here)."""
-    from urllib.request import url2pathname
-
-    return Path(url2pathname(unquote(urlsplit(url).path)))
-
-
 def _ssl_context() -> ssl.SSLContext:
     """The system's trust store (``SSL_CERT_FILE``/``SSL_CERT_DIR`` honoured), so
     corporate CAs installed on the machine work; certifi's bundle when the system
@@ -167,13 +116,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _size_text(n: int) -> str:
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if n >= 1 << shift and n % (1 << shift) == 0:
-            return f"{n >> shift} {unit}"
-    return f"{n} bytes"
-
-
 def _retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP-date)."""
     if value is None:
@@ -188,16 +130,6 @@ def _retry_after(value: str | None, *, now: float | None = None) -> float | None
     if moment.tzinfo is None:
         return None  # RFC 9110 dates are always GMT; a naive one is malformed
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
-
-
-def _too_large(url: str, limit: int, what: str, *, declared: int | None = None) -> NetworkError:
-    seen = f"it declares {declared} bytes" if declared is not None else "it sent more"
-    return NetworkError(
-        f"{redact_url(url)} is larger than the {_size_text(limit)} limit for {what} ({seen}); "
-        "lockpin stopped reading it. The source may be broken or hostile; if the file is "
-        "genuine, raise the limit (HttpConfig.max_page_bytes / max_download_bytes).",
-        url=redact_url(url),
-    )
 
 
 def _gave_up(url: str, attempts: int, last: str) -> NetworkError:
@@ -247,14 +179,6 @@ class _Interrupted(Exception):
         self.received = received
 
 
-class _OffHttp(Exception):
-    """A redirect led off http(s); raised by the request hook, reported by the caller."""
-
-    def __init__(self, target: str) -> None:
-        super().__init__(target)
-        self.target = target
-
-
 class _Attempts:
     """The retry budget of one logical fetch, shared by restarts of its body."""
 
@@ -288,53 +212,6 @@ class _Attempts:
         await self.http._sleep(delay)
 
 
-def _open_regular(path: Path, url: str) -> int:
-    """A read-only descriptor of ``path`` if it is a regular file, else a clear error.
-
-    ``O_NONBLOCK`` makes opening a FIFO return at once (instead of waiting for a
-    writer), and the type is checked on the open descriptor, so nothing can be
-    swapped in between the check and the read.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-    except OSError:
-        os.close(fd)
-        raise
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        kind = (
-            "a directory"
-            if stat.S_ISDIR(mode)
-            else "a FIFO"
-            if stat.S_ISFIFO(mode)
-            else "a device"
-            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-            else "a socket"
-            if stat.S_ISSOCK(mode)
-            else "not a regular file"
-        )
-        raise NetworkError(
-            f"refusing to read {path} ({redact_url(url)}): it is {kind}. lockpin reads only "
-            "regular files from file: URLs; point the index or --find-links at a directory "
-            "of distribution files.",
-            url=redact_url(url),
-        )
-    return fd
-
-
-def _read_file(path: Path, url: str, *, limit: int, what: str) -> bytes:
-    fd = _open_regular(path, url)
-    with os.fdopen(fd, "rb") as fh:
-        declared = os.fstat(fh.fileno()).st_size
-        if declared > limit:
-            raise _too_large(url, limit, what, declared=declared)
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise _too_large(url, limit, what)
-    return data
-
-
 class Http:
     """Async HTTP client shared by every fetch of one lockpin run.
 
@@ -357,9 +234,7 @@ class Http:
         self._sleep: Callable[[float], Awaitable[None]] = sleep or asyncio.sleep
         self._client: httpx.AsyncClient | None = None
         self._cache = DiskCache(self.config.cache_dir) if self.config.cache_dir else None
-        self._credentials: dict[str, tuple[str, str]] = {}
-        self._netrc: object | None = None
-        self._netrc_loaded = False
+        self._credentials = Credentials(use_netrc=self.config.use_netrc)
         self._on_bytes = on_bytes
         self.bytes_fetched = 0
         self.requests = 0
@@ -401,10 +276,7 @@ class Http:
             async def _check_each_request(request: httpx.Request) -> None:
                 # Redirects included: refuse before a byte goes to a plain-http host,
                 # and never follow a redirect off http(s) (to file:, ftp:, ...).
-                url = str(request.url)
-                if request.url.scheme not in {"http", "https"}:
-                    raise _OffHttp(url)
-                self.check_url(url)
+                check_request(str(request.url), self.config)
 
             self._client = httpx.AsyncClient(
                 http2=http2,
@@ -426,61 +298,21 @@ class Http:
         """Remember credentials embedded in an index URL; return the URL without them.
 
         Files under the same host (a private index serving its own files) get
-        the same credentials, as pip does.
+        the same credentials, as pip does (:class:`~lockpin.net.auth.Credentials`).
         """
-        bare, auth = split_auth(url)
-        if auth is not None:
-            host = urlsplit(bare).netloc
-            self._credentials.setdefault(host, auth)
-        return bare
+        return self._credentials.remember(url)
 
     def _auth_for(self, url: str) -> tuple[str, httpx.BasicAuth | None]:
         import httpx
 
-        bare, auth = split_auth(url)
-        host = urlsplit(bare).netloc
-        if auth is None:
-            auth = self._credentials.get(host)
-        if auth is None and self.config.use_netrc:
-            auth = self._netrc_auth(urlsplit(bare).hostname or "")
+        bare, auth = self._credentials.for_url(url)
         return bare, (httpx.BasicAuth(*auth) if auth is not None else None)
 
-    def _netrc_auth(self, host: str) -> tuple[str, str] | None:
-        if not self._netrc_loaded:
-            self._netrc_loaded = True
-            import netrc
-            import os
-
-            path = os.environ.get("NETRC") or str(Path.home() / ".netrc")
-            try:
-                self._netrc = netrc.netrc(path)
-            except (OSError, netrc.NetrcParseError) as exc:
-                if Path(path).exists():
-                    log.warning("ignoring unreadable netrc file %s: %s", path, exc)
-                self._netrc = None
-        if self._netrc is None or not host:
-            return None
-        import netrc
-
-        assert isinstance(self._netrc, netrc.netrc)
-        found = self._netrc.authenticators(host)
-        if found is None:
-            return None
-        login, _account, password = found
-        return (login or "", password or "")
-
     def check_url(self, url: str) -> None:
-        """Refuse plain http to non-loopback hosts unless the user allowed the host."""
-        parts = urlsplit(url)
-        if parts.scheme == "http":
-            host = parts.hostname or ""
-            if not _is_loopback(host) and host not in self.config.allow_insecure_hosts:
-                raise UnsafeURLError(redact_url(url))
-        elif parts.scheme not in {"https", "file"}:
-            raise NetworkError(
-                f"unsupported URL scheme in {redact_url(url)}: use https:// (or file://).",
-                url=redact_url(url),
-            )
+        """Refuse plain http to non-loopback hosts unless the user allowed the host
+        (``HOST``: any port; ``HOST:PORT``: that port only); see
+        :func:`lockpin.net.policy.check_url`."""
+        _check_url(url, self.config)
 
     # -- requests --------------------------------------------------------------------------
 
@@ -500,7 +332,7 @@ class Http:
         """GET with retries. Statuses outside ``ok_statuses`` (after retries) are
         returned as-is when they are 4xx so callers can tell 404 from failure."""
         if url.startswith("file:"):
-            return self._get_file(url)
+            return self._file_response(url, get_file(url, limit=self.config.max_page_bytes))
         self.check_url(url)
         key = f"{split_auth(url)[0]}|{(headers or {}).get('Accept', '')}"
         entry: CacheEntry | None = None
@@ -577,57 +409,9 @@ class Http:
             cache_token=f"{key}|{body_id}" if body_id else None,
         )
 
-    def _get_file(self, url: str) -> Response:
-        path = file_url_path(url)
-        if path.is_dir():
-            index = path / "index.html"
-            if index.is_file():
-                path = index
-            else:
-                return Response(url=url, status=404, content=b"")
-        try:
-            data = _read_file(path, url, limit=self.config.max_page_bytes, what="a page")
-        except FileNotFoundError:
-            return Response(url=url, status=404, content=b"")
-        except OSError as exc:
-            raise NetworkError(f"cannot read {path}: {exc}", url=redact_url(url)) from exc
-        ctype = "text/html" if path.suffix in {".html", ".htm"} else ""
-        if path.suffix == ".json":
-            ctype = "application/vnd.pypi.simple.v1+json"
-        return Response(url=url, status=200, content=data, headers={"content-type": ctype})
-
-    def _file_range(
-        self, url: str, *, start: int | None, suffix: int | None, end: int | None
-    ) -> Response:
-        """A range of a regular file, answered as a server honouring ``Range`` would."""
-        path = file_url_path(url)
-        try:
-            fd = _open_regular(path, url)
-        except FileNotFoundError:
-            return Response(url=url, status=404, content=b"")
-        except OSError as exc:
-            raise NetworkError(f"cannot read {path}: {exc}", url=redact_url(url)) from exc
-        with os.fdopen(fd, "rb") as fh:
-            total = os.fstat(fh.fileno()).st_size
-            if suffix is not None:
-                first, last = max(0, total - suffix), total - 1
-            else:
-                first, last = start or 0, total - 1 if end is None else min(end, total - 1)
-            if first > last:
-                return Response(
-                    url=url, status=416, content=b"", headers={"content-range": f"bytes */{total}"}
-                )
-            limit = self.config.max_page_bytes
-            if last - first + 1 > limit:
-                raise _too_large(url, limit, "a range response", declared=last - first + 1)
-            fh.seek(first)
-            data = fh.read(last - first + 1)
-        return Response(
-            url=url,
-            status=206,
-            content=data,
-            headers={"content-range": f"bytes {first}-{first + len(data) - 1}/{total}"},
-        )
+    @staticmethod
+    def _file_response(url: str, reply: FileReply) -> Response:
+        return Response(url=url, status=reply.status, content=reply.content, headers=reply.headers)
 
     # -- the one request loop ----------------------------------------------------------------
 
@@ -678,11 +462,11 @@ class Http:
                         bodiless = resp.status_code in {204, 304}
                         declared = None if bodiless else _content_length(resp)
                         if declared is not None and declared > limit:
-                            raise _too_large(url, limit, what, declared=declared)
+                            raise too_large(url, limit, what, declared=declared)
                         async for chunk in resp.aiter_bytes(_CHUNK):
                             received += len(chunk)
                             if received > limit:
-                                raise _too_large(url, limit, what)
+                                raise too_large(url, limit, what)
                             self._count(len(chunk))
                             yield chunk
                         # Content-Length counts the bytes on the wire: before decoding.
@@ -698,7 +482,7 @@ class Http:
                                 actual=str(raw),
                             )
                         return
-            except _OffHttp as exc:
+            except OffHttpRedirect as exc:
                 raise NetworkError(
                     f"GET {redact_url(url)} redirected to {redact_url(exc.target)}: refused, "
                     "only http(s) URLs are fetched from a server. The index or a proxy is "
@@ -785,7 +569,10 @@ class Http:
         else:
             spec = f"bytes={start or 0}-{'' if end is None else end}"
         if url.startswith("file:"):
-            return self._file_range(url, start=start, suffix=suffix, end=end)
+            reply = get_file_range(
+                url, start=start, suffix=suffix, end=end, limit=self.config.max_page_bytes
+            )
+            return self._file_response(url, reply)
         if self.config.offline:
             raise OfflineError(redact_url(url))
         self.check_url(url)
@@ -809,21 +596,9 @@ class Http:
         """
         limit = self.config.max_download_bytes if max_bytes is None else max_bytes
         if url.startswith("file:"):
-            path = file_url_path(url)
-            try:
-                fd = _open_regular(path, url)
-                with os.fdopen(fd, "rb") as fh:
-                    declared = os.fstat(fh.fileno()).st_size
-                    if declared > limit:
-                        raise _too_large(url, limit, "a download", declared=declared)
-                    received = 0
-                    while chunk := fh.read(1 << 20):
-                        received += len(chunk)
-                        if received > limit:
-                            raise _too_large(url, limit, "a download")
-                        yield chunk
-            except OSError as exc:
-                raise NetworkError(f"cannot read {path}: {exc}", url=redact_url(url)) from exc
+            with contextlib.closing(iter_file(url, limit=limit)) as chunks:
+                for chunk in chunks:
+                    yield chunk
             return
         if self.config.offline:
             raise OfflineError(redact_url(url))
@@ -848,7 +623,7 @@ class Http:
         against ``size`` (a declared size over the cap is refused before any request)."""
         limit = self.config.max_download_bytes if max_bytes is None else max_bytes
         if size is not None and size > limit:
-            raise _too_large(url, limit, "a download", declared=size)
+            raise too_large(url, limit, "a download", declared=size)
         target, length = await self._whole_unchecked(url, sink, limit=limit)
         _check_size(url, length, size)
         return target, length

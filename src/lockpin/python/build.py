@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from .index import IndexConfig
 
-__all__ = ["BuildError", "make_metadata_builder"]
+__all__ = ["BUILD_STEP_TIMEOUT", "BuildError", "make_metadata_builder"]
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +60,19 @@ MAX_UNPACKED_BYTES = 4 << 30
 MAX_MEMBERS = 200_000
 #: Largest pyproject.toml read to find the build backend.
 MAX_PYPROJECT_BYTES = 1 << 20
+#: Seconds one step of a build (creating its environment, installing its build
+#: requirements, each backend hook) may take before it is stopped: a setup.py
+#: that waits for input or loops must not hang the lock. Builders made by
+#: :func:`make_metadata_builder` take their own ``timeout``.
+BUILD_STEP_TIMEOUT = 600.0
 
 
 def _refuse(filename: str, member: str, why: str) -> BuildError:
     return BuildError(
         f"{filename}: refusing to unpack member {member!r}: {why}. The sdist is malformed or "
         "hostile; nothing was written outside lockpin's temporary build directory. Use a "
-        "wheel of this release, or another release."
+        "wheel of this release, or another release.",
+        filename=filename,
     )
 
 
@@ -181,20 +187,56 @@ def _extract(data: bytes, filename: str, dest: Path) -> Path:
         member = getattr(getattr(exc, "tarinfo", None), "name", None)
         if isinstance(member, str):
             raise _refuse(filename, member, str(exc)) from exc
-        raise BuildError(f"{filename}: cannot unpack the sdist ({exc}).") from exc
+        raise BuildError(
+            f"{filename}: cannot unpack the sdist ({exc}).", filename=filename
+        ) from exc
     except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
-        raise BuildError(f"{filename}: cannot unpack the sdist ({exc}).") from exc
+        raise BuildError(
+            f"{filename}: cannot unpack the sdist ({exc}).", filename=filename
+        ) from exc
     roots = [p for p in dest.iterdir() if p.is_dir() and not p.is_symlink()]
     if len(roots) != 1:
-        raise BuildError(f"{filename}: expected one top-level directory in the sdist.")
+        raise BuildError(
+            f"{filename}: expected one top-level directory in the sdist.", filename=filename
+        )
     return roots[0]
 
 
-def _run(cmd: list[str], *, what: str, env: dict[str, str] | None = None) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+def _run(
+    cmd: list[str],
+    *,
+    what: str,
+    filename: str,
+    timeout: float,
+    transient: bool,
+    env: dict[str, str] | None = None,
+) -> None:
+    """Run one build step of sdist ``filename``; ``what`` names the step (and the sdist).
+
+    ``transient`` marks a failure of the step as one that says nothing lasting about
+    the sdist (see :class:`BuildError`); running out of ``timeout`` seconds always
+    does, since a busier machine or network may simply be slower.
+    """
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env=env, check=False, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise BuildError(
+            f"{what} did not finish within {timeout:g} s and was stopped (it may wait for "
+            "input or never end). Use a wheel of this release or pin another release; a "
+            "build that is only slow needs a longer limit "
+            "(lockpin.python.build.BUILD_STEP_TIMEOUT).",
+            filename=filename,
+            transient=True,
+        ) from None
     if proc.returncode != 0:
         tail = redact_text((proc.stderr or proc.stdout).strip())[-1500:]
-        raise BuildError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+        raise BuildError(
+            f"{what} failed (exit {proc.returncode}):\n{tail}",
+            filename=filename,
+            transient=transient,
+        )
 
 
 def _pip_sources(
@@ -241,11 +283,16 @@ def _requirements(value: object, *, filename: str, what: str) -> list[str]:
     from packaging.requirements import InvalidRequirement, Requirement
 
     if not isinstance(value, list) or not all(isinstance(r, str) for r in value):
-        raise BuildError(f"{filename}: {what} is not a list of requirement strings: {value!r:.200}")
+        raise BuildError(
+            f"{filename}: {what} is not a list of requirement strings: {value!r:.200}",
+            filename=filename,
+        )
     try:
         return [str(Requirement(r)) for r in value]
     except InvalidRequirement as exc:
-        raise BuildError(f"{filename}: invalid requirement in {what}: {exc}") from exc
+        raise BuildError(
+            f"{filename}: invalid requirement in {what}: {exc}", filename=filename
+        ) from exc
 
 
 def _read_small(path: Path, *, limit: int, filename: str) -> bytes:
@@ -253,9 +300,11 @@ def _read_small(path: Path, *, limit: int, filename: str) -> bytes:
         with path.open("rb") as fh:
             data = fh.read(limit + 1)
     except OSError as exc:
-        raise BuildError(f"{filename}: cannot read {path.name}: {exc}") from exc
+        raise BuildError(f"{filename}: cannot read {path.name}: {exc}", filename=filename) from exc
     if len(data) > limit:
-        raise BuildError(f"{filename}: {path.name} is larger than {limit >> 20} MiB.")
+        raise BuildError(
+            f"{filename}: {path.name} is larger than {limit >> 20} MiB.", filename=filename
+        )
     return data
 
 
@@ -269,9 +318,13 @@ def _build_system(src: Path, filename: str) -> dict[str, object]:
     try:
         table = _toml.loads(text.decode("utf-8")).get("build-system", {})
     except (UnicodeDecodeError, _toml.TOMLDecodeError) as exc:
-        raise BuildError(f"{filename}: pyproject.toml does not parse: {exc}") from exc
+        raise BuildError(
+            f"{filename}: pyproject.toml does not parse: {exc}", filename=filename
+        ) from exc
     if not isinstance(table, dict):
-        raise BuildError(f"{filename}: [build-system] in pyproject.toml is not a table.")
+        raise BuildError(
+            f"{filename}: [build-system] in pyproject.toml is not a table.", filename=filename
+        )
     return table
 
 
@@ -279,10 +332,14 @@ def _hook_result(out: Path, filename: str, what: str) -> object:
     try:
         return json.loads(_read_small(out / ".lockpin-result", limit=1 << 20, filename=filename))
     except ValueError as exc:
-        raise BuildError(f"{what} of {filename} returned no readable result: {exc}") from exc
+        raise BuildError(
+            f"{what} of {filename} returned no readable result: {exc}", filename=filename
+        ) from exc
 
 
-def _build_sync(data: bytes, filename: str, index: IndexConfig, python: str) -> bytes:
+def _build_sync(
+    data: bytes, filename: str, index: IndexConfig, python: str, timeout: float
+) -> bytes:
     from .metadata import MAX_METADATA_BYTES
 
     with tempfile.TemporaryDirectory(prefix="lockpin-build-") as tmp:
@@ -297,13 +354,18 @@ def _build_sync(data: bytes, filename: str, index: IndexConfig, python: str) -> 
         backend = str(build_system.get("build-backend", "setuptools.build_meta:__legacy__"))
         backend_path = build_system.get("backend-path", [])
         if not isinstance(backend_path, list):
-            raise BuildError(f"{filename}: [build-system] backend-path is not a list.")
+            raise BuildError(
+                f"{filename}: [build-system] backend-path is not a list.", filename=filename
+            )
         env_dir = root / "env"
         # Without pip: bootstrapping it costs seconds, and a backend with no build
         # requirements (an in-tree backend, ``requires = []``) never needs it.
         _run(
             [python, "-m", "venv", "--without-pip", str(env_dir)],
             what=f"creating a build environment for {filename}",
+            filename=filename,
+            timeout=timeout,
+            transient=True,
         )
         env_python = str(env_dir / ("Scripts" if os.name == "nt" else "bin") / "python")
         sources, secret_env = _pip_sources(index, os.environ)
@@ -320,11 +382,17 @@ def _build_sync(data: bytes, filename: str, index: IndexConfig, python: str) -> 
                 _run(
                     [env_python, "-m", "ensurepip", "--default-pip"],
                     what=f"installing pip into the build environment of {filename}",
+                    filename=filename,
+                    timeout=timeout,
+                    transient=True,
                 )
                 have_pip.append(True)
             _run(
                 [*pip_args, "--", *reqs],
                 what=f"installing build requirements of {filename}",
+                filename=filename,
+                timeout=timeout,
+                transient=True,
                 env=pip_env,
             )
 
@@ -335,10 +403,22 @@ def _build_sync(data: bytes, filename: str, index: IndexConfig, python: str) -> 
         out.mkdir()
         base = [env_python, str(hook), str(src), backend, json.dumps(backend_path)]
         what = f"get_requires_for_build_wheel of {filename}"
-        _run([*base, "requires", str(out)], what=what)
+        _run(
+            [*base, "requires", str(out)],
+            what=what,
+            filename=filename,
+            timeout=timeout,
+            transient=False,
+        )
         install(_requirements(_hook_result(out, filename, what), filename=filename, what=what))
         what = f"prepare_metadata_for_build_wheel of {filename}"
-        _run([*base, "metadata", str(out)], what=what)
+        _run(
+            [*base, "metadata", str(out)],
+            what=what,
+            filename=filename,
+            timeout=timeout,
+            transient=False,
+        )
         result = _hook_result(out, filename, what)
         if isinstance(result, str) and result.startswith("wheel:"):
             from .metadata import wheel_metadata_from_zip
@@ -351,13 +431,18 @@ def _build_sync(data: bytes, filename: str, index: IndexConfig, python: str) -> 
 
 
 def make_metadata_builder(
-    index: IndexConfig, *, python: str | None = None
+    index: IndexConfig, *, python: str | None = None, timeout: float | None = None
 ) -> Callable[[bytes, str], Awaitable[bytes]]:
-    """The PEP 517 fallback, run in a worker thread so fetches continue."""
+    """The PEP 517 fallback, run in a worker thread so fetches continue.
+
+    ``python`` runs the build environments (default: this interpreter); each build
+    step may take ``timeout`` seconds (default :data:`BUILD_STEP_TIMEOUT`).
+    """
     interpreter = python or sys.executable
 
     async def build(data: bytes, filename: str) -> bytes:
         log.info("building metadata of %s (PEP 517)", filename)
-        return await asyncio.to_thread(_build_sync, data, filename, index, interpreter)
+        limit = BUILD_STEP_TIMEOUT if timeout is None else timeout
+        return await asyncio.to_thread(_build_sync, data, filename, index, interpreter, limit)
 
     return build

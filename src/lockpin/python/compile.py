@@ -15,19 +15,27 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import InputError
-from ..net.http import Http, HttpConfig
+from ..net.http import Http
 from ..net.redact import redact_url
+from ..progress import Event
 from .bridge import LoopThread, cancel_all_tasks
+from .fetch import MetadataFetcher
+from .hashverify import IndexPrecedence, allow_trusted_hosts, merge_index_config
 from .index import IndexClient, IndexConfig
 from .inputs import Inputs, RootRequirement, load_inputs
 from .lock import Lock, LockedFile, LockedPackage, target_selector
-from .metadata import MetadataFetcher
-from .resolver import Candidate, Req, Resolution, releases_of, resolve
+from .models import accepts_format, formats_for
+from .provider import Candidate, Req, Resolution, resolve
+from .releases import releases_of
+from .reqfile import split_marker
 from .target import Target, host_target
 from .world import IndexWorld
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Awaitable, Callable, Sequence
+
+    from ..net.config import HttpConfig
+    from ..progress import Reporter
 
 __all__ = ["compile_lock", "parse_exclude_newer", "read_existing_pins"]
 
@@ -148,7 +156,7 @@ def compile_lock(
     groups: Sequence[str] = (),
     targets: Sequence[Target] = (),
     index: IndexConfig | None = None,
-    index_explicit: bool = False,
+    index_precedence: IndexPrecedence = "given",
     pre: bool = False,
     exclude_newer: dt.datetime | None = None,
     only_binary: Sequence[str] = (),
@@ -157,18 +165,22 @@ def compile_lock(
     upgrade: bool = False,
     upgrade_packages: Sequence[str] = (),
     http: HttpConfig | None = None,
-    command: str | None = None,
     build_isolation_python: str | None = None,
-    on_event: Callable[[str, str], None] | None = None,
+    reporter: Reporter | None = None,
 ) -> Lock:
     """Resolve ``src_files`` for every target and return the hashed :class:`Lock`.
 
     ``targets`` defaults to the running interpreter and host platform. An
     ``existing`` lockfile's pins are preferred unless ``upgrade``;
-    ``upgrade_packages`` takes ``name`` or ``name==version``.
-    """
-    from .._hashcmd import merge_index_config
+    ``upgrade_packages`` takes ``name`` or ``name==version``. ``index`` is
+    combined with the inputs' option lines (``index_precedence``: see
+    :data:`~lockpin.python.hashverify.IndexPrecedence`); their ``--trusted-host``
+    lines allow plain http to those hosts. ``reporter`` receives
+    :class:`~lockpin.progress.Event` s while the work goes on.
 
+    The returned lock has no ``command``; to record one in the header, set it
+    afterwards: ``dataclasses.replace(lock, command="...")``.
+    """
     inputs = load_inputs(
         [os.fspath(s) for s in src_files],
         constraint_files=[os.fspath(c) for c in constraints],
@@ -176,7 +188,8 @@ def compile_lock(
         all_extras=all_extras,
         groups=groups,
     )
-    config = merge_index_config(index, inputs.options, explicit=index_explicit)
+    config = merge_index_config(index, inputs.options, precedence=index_precedence)
+    http = allow_trusted_hosts(http, inputs.options)
     targets = tuple(targets) or (host_target(),)
     labels = [t.describe() for t in targets]
     if len(set(labels)) != len(labels):
@@ -215,16 +228,21 @@ def compile_lock(
 
     from .build import make_metadata_builder
 
+    builder = make_metadata_builder(config, python=build_isolation_python)
+    if reporter is not None:
+        builder = _reporting_builder(builder, reporter)
     with LoopThread() as lt:
         client_http = Http(
-            http, on_bytes=(lambda n: on_event("bytes", str(n))) if on_event is not None else None
+            http,
+            on_bytes=(
+                (lambda n: reporter.report(Event("bytes", size=n)))
+                if reporter is not None
+                else None
+            ),
         )
         try:
             client = IndexClient(client_http, config)
-            fetcher = MetadataFetcher(
-                client_http,
-                build_metadata=make_metadata_builder(config, python=build_isolation_python),
-            )
+            fetcher = MetadataFetcher(client_http, build_metadata=builder)
             world = IndexWorld(
                 lt,
                 client,
@@ -232,7 +250,7 @@ def compile_lock(
                 target=targets[0],
                 exclude_newer=exclude_newer,
                 preferred=preferred[0],
-                on_event=on_event,
+                reporter=reporter,
             )
             resolutions: list[Resolution] = []
             for target, prefs in zip(targets, preferred, strict=True):
@@ -290,9 +308,20 @@ def compile_lock(
         targets=targets,
         exclude_newer=exclude_newer,
         index=config,
-        command=command,
         warnings=tuple(dict.fromkeys(warnings)),
     )
+
+
+def _reporting_builder(
+    build: Callable[[bytes, str], Awaitable[bytes]], reporter: Reporter
+) -> Callable[[bytes, str], Awaitable[bytes]]:
+    """``build`` (a PEP 517 metadata builder) that reports each build it starts."""
+
+    async def reporting(data: bytes, filename: str) -> bytes:
+        reporter.report(Event("build", filename))
+        return await build(data, filename)
+
+    return reporting
 
 
 async def _hash_all(
@@ -310,11 +339,7 @@ async def _hash_all(
         else:
             page = await client.project_page(cand.name)
             group = next((fs for v, fs in releases_of(page.files) if v == cand.version), ())
-            files = [
-                f
-                for f in group
-                if not (exclude_newer and f.upload_time and f.upload_time > exclude_newer)
-            ]
+            files = [f for f in group if not f.uploaded_after(exclude_newer)]
         digests = await asyncio.gather(*(client.sha256(f) for f in files))
         return tuple(
             sorted(
@@ -369,10 +394,9 @@ def _merge(
                 _check_marker(name, key, marker, others)
             cand = uses[0][1]
             locked = files.get((name, key), ())
-            if cand.url is None and (":all:" in only_binary or name in only_binary):
-                locked = tuple(f for f in locked if f.is_wheel)
-            elif cand.url is None and (":all:" in no_binary or name in no_binary):
-                locked = tuple(f for f in locked if not f.is_wheel)
+            if cand.url is None:
+                formats = formats_for(name, only_binary=only_binary, no_binary=no_binary)
+                locked = tuple(f for f in locked if accepts_format(f.filename, formats))
             via = sorted({v for _, _, vs in uses for v in vs}, key=_via_key)
             out.append(
                 LockedPackage(
@@ -406,10 +430,8 @@ def _check_marker(name: str, key: str, marker: str, others: tuple[Target, ...]) 
 def _direct_name(text: str) -> NormalizedName:
     """A stand-in project name for a path or URL requirement that names none
     (``./pkg``, ``-e ../lib ; marker``): the last path segment, normalized."""
-    spec = text.removeprefix("-e ").strip()
-    if re.search(r"\s;|;\s", spec):
-        spec = spec.partition(";")[0]
-    spec = spec.strip().split("#", 1)[0].split("?", 1)[0].rstrip("/\\")
+    spec = split_marker(text.removeprefix("-e "))[0]
+    spec = spec.split("#", 1)[0].split("?", 1)[0].rstrip("/\\")
     last = re.split(r"[/\\]", spec)[-1].split("@", 1)[0].removesuffix(".git")
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", last).strip("-._")
     return canonicalize_name(name or "unnamed")

@@ -1,8 +1,9 @@
 """``lockpin hash`` and ``lockpin verify``: the sha256 of every file of each
 pinned release, added to a requirements file or checked against it.
 
-The pure parts (selecting a release's files, rendering a block) are separate
-from the async orchestration that talks to the index client.
+The pure parts (selecting a release's files) are separate from the async
+orchestration that talks to the index client. Blocks are rendered by
+:func:`lockpin.python.lock.render_requirement`, the renderer of lockfiles.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ __all__ = [
     "VerifyResult",
     "collect_release_hashes",
     "release_files",
-    "render_requirement",
 ]
 
 log = logging.getLogger(__name__)
@@ -46,13 +46,6 @@ class FileHash:
     url: str  # redacted
     sha256: str
     requires_python: str | None = None
-
-    def fits(self, target: Target) -> bool:
-        """Installable on ``target``: a compatible wheel or an sdist, and an
-        acceptable Requires-Python."""
-        if self.filename.endswith(".whl") and target.wheel_priority(self.filename) is None:
-            return False
-        return target.supports_python(self.requires_python)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,33 +182,9 @@ def release_files(
         parsed = parse_filename(f.filename)
         if parsed is None or parsed[1] != version:
             continue
-        if target is not None:
-            if f.is_wheel and target.wheel_priority(f.filename) is None:
-                continue
-            if not target.supports_python(f.requires_python):
-                continue
-        out.append(f)
+        if target is None or target.installs(f):
+            out.append(f)
     return out
-
-
-def render_requirement(text: str, hashes: tuple[str, ...], trailer: tuple[str, ...] = ()) -> str:
-    """pip-compile's layout: ``name==ver \\`` then one indented ``--hash`` per line."""
-    if not hashes:
-        lines = [text]
-    else:
-        from .models import valid_digest  # defence in depth: a digest is one token
-
-        lines = [f"{text} \\"]
-        for i, digest in enumerate(hashes):
-            if not valid_digest("sha256", digest):
-                raise InputError(
-                    f"refusing to write --hash=sha256:{ascii(digest)[1:-1]} for {text}: "
-                    "a sha256 digest is 64 hex digits. Fix or remove that hash."
-                )
-            cont = " \\" if i + 1 < len(hashes) else ""
-            lines.append(f"    --hash=sha256:{digest}{cont}")
-    lines.extend(trailer)
-    return "\n".join(lines)
 
 
 def check_pinned(req: RequirementLine) -> Version:

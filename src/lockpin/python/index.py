@@ -23,11 +23,12 @@ from urllib.parse import quote
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from ..errors import IndexError_, InputError, NetworkError, NoSuchProjectError
-from ..net.http import file_url_path
+from ..errors import IndexResponseError, InputError, NetworkError, NoSuchProjectError
+from ..net.files import file_url_path
 from ..net.redact import redact_url
 from .models import DistFile, ProjectPage, is_dist_filename, is_sha256, parse_filename
-from .pages import ACCEPT, LazyFiles, PackedFiles, pack_page, parse_html_page, parse_page
+from .packed import PackedFiles, pack_page
+from .pages import ACCEPT, LazyFiles, parse_html_page, parse_page
 
 if TYPE_CHECKING:
     from ..net.http import Http
@@ -141,7 +142,7 @@ class IndexClient:
                 url=redact_url(url),
             )
         if resp.status != 200:
-            raise IndexError_(
+            raise IndexResponseError(
                 f"{redact_url(url)} answered HTTP {resp.status}.", url=redact_url(url)
             )
         cache = self.http.cache

@@ -16,7 +16,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from .._io import decode_text, read_input_bytes, read_text
 from ..errors import InputError
-from .reqfile import FileOptions, parse_requirements
+from .models import DIST_SUFFIXES
+from .reqfile import FileOptions, is_vcs_url, parse_requirements
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -78,12 +79,14 @@ def _from_line(line: RequirementLine, source: str) -> RootRequirement:
 
 
 def _is_unhashable(url: str) -> bool:
-    lowered = url.lower()
-    if lowered.startswith(("git+", "hg+", "svn+", "bzr+")):
+    """A VCS reference, a local path, or a ``file:`` URL that is not a distribution
+    file (a directory): pinned as given, since there is no file to hash."""
+    if is_vcs_url(url):
         return True
+    lowered = url.lower()
     if "://" not in lowered:
         return True  # a local path
-    return lowered.startswith("file:") and not lowered.endswith((".whl", ".tar.gz", ".zip"))
+    return lowered.startswith("file:") and not lowered.endswith(DIST_SUFFIXES)
 
 
 def _pyproject(

@@ -1,7 +1,8 @@
 """The :class:`Lock` value and its renderings (pure: no I/O).
 
 ``to_requirements_txt`` follows pip-compile's layout so existing tooling and
-reviewers read it unchanged; ``to_pylock`` writes PEP 751, validated by
+reviewers read it unchanged (:func:`render_requirement` writes one block, for
+``lockpin hash`` too); ``to_pylock`` writes PEP 751, validated by
 ``packaging.pylock``.
 
 Both renderers check every value they write (defence in depth behind the page
@@ -20,16 +21,26 @@ from typing import TYPE_CHECKING
 from ..errors import InputError, LockpinError
 from ..net.redact import redact_url
 from .index import PYPI_SIMPLE, IndexConfig
-from .models import is_sha256
+from .models import DIST_SUFFIXES, WHEEL_SUFFIX, is_sha256, valid_digest
+from .reqfile import is_vcs_url, join_marker, split_marker
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from packaging.pylock import Package
+    from packaging.specifiers import SpecifierSet
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
     from .target import Target
 
-__all__ = ["Lock", "LockedFile", "LockedPackage", "format_exclude_newer"]
+__all__ = [
+    "Lock",
+    "LockedFile",
+    "LockedPackage",
+    "format_exclude_newer",
+    "render_requirement",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +54,7 @@ class LockedFile:
 
     @property
     def is_wheel(self) -> bool:
-        return self.filename.endswith(".whl")
-
-    def fits(self, target: Target) -> bool:
-        if self.is_wheel and target.wheel_priority(self.filename) is None:
-            return False
-        return target.supports_python(self.requires_python)
+        return self.filename.endswith(WHEEL_SUFFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +77,34 @@ class LockedPackage:
     def hashes(self, targets: tuple[Target, ...] | None = None) -> tuple[str, ...]:
         files = self.files
         if targets:
-            files = tuple(f for f in files if any(f.fits(t) for t in targets))
+            files = tuple(f for f in files if any(t.installs(f) for t in targets))
         return tuple(sorted({f.sha256 for f in files}))
 
 
 def format_exclude_newer(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def render_requirement(text: str, hashes: Sequence[str], trailer: Sequence[str] = ()) -> str:
+    """One requirement block in pip-compile's layout: ``text \\`` then one indented
+    ``--hash=sha256:`` line per digest (each but the last continued), then the
+    ``trailer`` lines (``# via`` annotations, comments) as given; ``text`` alone
+    when there are no hashes.
+
+    A digest that is not 64 hex digits raises :class:`InputError`: nothing but one
+    token may follow ``--hash=``.
+    """
+    if not hashes:
+        return "\n".join([text, *trailer])
+    lines = [f"{text} \\"]
+    for i, digest in enumerate(hashes):
+        if not valid_digest("sha256", digest):
+            raise InputError(
+                f"refusing to write --hash=sha256:{ascii(digest)[1:-1]} for {text}: "
+                "a sha256 digest is 64 hex digits. Fix or remove that hash."
+            )
+        lines.append(f"    --hash=sha256:{digest}" + (" \\" if i + 1 < len(hashes) else ""))
+    return "\n".join([*lines, *trailer])
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,21 +181,14 @@ class Lock:
                 first = f"{pkg.name} @ {redact_url(pkg.url)}"
             else:
                 first = f"{pkg.name}=={pkg.version}"
-            if pkg.marker:
-                first += f" ; {pkg.marker}"
+            via: list[str] = []
+            if annotate and len(pkg.via) == 1:
+                via.append(f"    # via {_comment(pkg.via[0])}")
+            elif annotate and pkg.via:
+                via.append("    # via")
+                via.extend(f"    #   {_comment(v)}" for v in pkg.via)
             hashes = pkg.hashes(targets) if pkg.direct is None else ()
-            if hashes:
-                out.append(f"{first} \\")
-                for i, h in enumerate(hashes):
-                    out.append(f"    --hash=sha256:{h}" + (" \\" if i + 1 < len(hashes) else ""))
-            else:
-                out.append(first)
-            if annotate and pkg.via:
-                if len(pkg.via) == 1:
-                    out.append(f"    # via {_comment(pkg.via[0])}")
-                else:
-                    out.append("    # via")
-                    out.extend(f"    #   {_comment(v)}" for v in pkg.via)
+            out.append(render_requirement(join_marker(first, pkg.marker), hashes, via))
         return "\n".join(out) + "\n"
 
     # -- pylock.toml -------------------------------------------------------------------------
@@ -186,7 +207,7 @@ class Lock:
             if pkg.direct is not None:
                 packages.append(_direct_package(pkg))
                 continue
-            files = [f for f in pkg.files if targets is None or any(f.fits(t) for t in targets)]
+            files = [f for f in pkg.files if targets is None or any(t.installs(f) for t in targets)]
             wheels = [
                 PackageWheel(
                     name=f.filename,
@@ -308,20 +329,13 @@ def _direct_package(pkg: LockedPackage) -> Package:
     archives cannot be written: PEP 751 requires a VCS commit id and an archive's
     hashes, and lockpin resolves neither.
     """
-    import re
-
     from packaging.markers import InvalidMarker, Marker
     from packaging.pylock import Package, PackageDirectory
 
-    from ..errors import InputError
-
     text = pkg.direct or ""
     editable = text.startswith("-e ")
-    spec = text[3:].strip() if editable else text
-    # Only a ";" next to whitespace starts a marker (a bare one may belong to a URL).
-    where, _, marker_text = spec.partition(";") if re.search(r"\s;|;\s", spec) else (spec, "", "")
-    where, marker_text = where.strip(), marker_text.strip()
-    if re.match(r"(?i)^(git|hg|svn|bzr)[+:]", where):
+    where, marker_text = split_marker(text[3:] if editable else text)
+    if is_vcs_url(where):
         raise InputError(
             f"{redact_url(text)}: a VCS requirement cannot be written to pylock.toml "
             "(PEP 751 records its commit id, which lockpin does not resolve). Use "
@@ -332,7 +346,7 @@ def _direct_package(pkg: LockedPackage) -> Package:
         from urllib.parse import unquote, urlsplit
 
         path = unquote(urlsplit(path).path)
-    if path.lower().endswith((".whl", ".tar.gz", ".zip", ".tgz", ".tar.bz2")):
+    if path.lower().endswith(DIST_SUFFIXES):
         raise InputError(
             f"{text}: a local archive needs its hash in pylock.toml; refer to it as "
             "name @ file:///absolute/path so that lockpin hashes it."
@@ -350,7 +364,7 @@ def _direct_package(pkg: LockedPackage) -> Package:
     )
 
 
-def _requires_python(targets: tuple[Target, ...]):  # type: ignore[no-untyped-def]
+def _requires_python(targets: tuple[Target, ...]) -> SpecifierSet | None:
     from packaging.specifiers import SpecifierSet
 
     minors = sorted({t.python_minor for t in targets})

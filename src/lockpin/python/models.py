@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, Final, Literal, Protocol, overload, runtime_checkable
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -19,13 +20,24 @@ from packaging.version import InvalidVersion, Version
 
 if TYPE_CHECKING:
     import datetime as _dt
+    from collections.abc import Collection
 
 __all__ = [
+    "ARCHIVE_SUFFIXES",
     "DIGEST_HEX_LENGTHS",
+    "DIST_SUFFIXES",
+    "SDIST_SUFFIXES",
+    "WHEEL_SUFFIX",
     "DeferredFiles",
     "DistFile",
     "FileKind",
+    "Formats",
     "ProjectPage",
+    "ReleaseGrouped",
+    "Releases",
+    "accepts_format",
+    "formats_for",
+    "group_releases",
     "is_dist_filename",
     "is_plain_filename",
     "is_sha256",
@@ -36,6 +48,42 @@ __all__ = [
 ]
 
 FileKind = Literal["wheel", "sdist"]
+
+# -- what a distribution file is called ----------------------------------------------------------
+
+#: The one suffix of a wheel.
+WHEEL_SUFFIX: Final = ".whl"
+#: Suffixes of the sdists lockpin reads (pip installs all four; PyPI still serves old
+#: ``.tar.bz2`` and ``.tgz`` releases).
+SDIST_SUFFIXES: Final = (".tar.gz", ".zip", ".tar.bz2", ".tgz")
+#: Every distribution file lockpin reads from a page or a direct reference.
+DIST_SUFFIXES: Final = (WHEEL_SUFFIX, *SDIST_SUFFIXES)
+#: What pip takes for an archive when it decides whether requirement text is a path
+#: (``foo-1.0.tar.xz`` is a file, not a project name): the distributions and the
+#: other archive formats pip can unpack.
+ARCHIVE_SUFFIXES: Final = (*DIST_SUFFIXES, ".tbz", ".tar.xz", ".txz", ".tar")
+
+#: Which kinds of file a project may be installed from: ``"wheel"`` under
+#: ``--only-binary``, ``"sdist"`` under ``--no-binary``.
+Formats = Literal["any", "wheel", "sdist"]
+
+
+def formats_for(name: str, *, only_binary: Collection[str], no_binary: Collection[str]) -> Formats:
+    """The formats project ``name`` (canonical) may be installed from. Both sets hold
+    canonical names or ``":all:"``; ``--only-binary`` wins when both name the project."""
+    if ":all:" in only_binary or name in only_binary:
+        return "wheel"
+    if ":all:" in no_binary or name in no_binary:
+        return "sdist"
+    return "any"
+
+
+def accepts_format(filename: str, formats: Formats) -> bool:
+    """``filename`` is of a kind ``formats`` allows (anything but a wheel counts as an
+    sdist: the page parsers let nothing else through)."""
+    if formats == "any":
+        return True
+    return filename.endswith(WHEEL_SUFFIX) == (formats == "wheel")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +114,12 @@ class DistFile:
 
     @property
     def is_wheel(self) -> bool:
-        return self.filename.endswith(".whl")
+        return self.filename.endswith(WHEEL_SUFFIX)
+
+    def uploaded_after(self, cutoff: _dt.datetime | None) -> bool:
+        """Uploaded after ``cutoff`` (``--exclude-newer``). A file without an upload
+        time (a local find-links file, an index that does not say) never is."""
+        return cutoff is not None and self.upload_time is not None and self.upload_time > cutoff
 
 
 class DeferredFiles(Sequence[DistFile]):
@@ -92,6 +145,60 @@ class DeferredFiles(Sequence[DistFile]):
         return iter(self._source())
 
 
+#: A project's files grouped by release, newest first.
+Releases = Sequence[tuple[Version, Sequence[DistFile]]]
+
+
+@runtime_checkable
+class ReleaseGrouped(Protocol):
+    """A file list that knows its grouping by release (the lazily parsed pages of
+    :mod:`lockpin.python.pages`): grouped once, by filename alone, so that files of
+    releases nobody looks at are never built."""
+
+    def releases(self) -> Releases:
+        """The files grouped by release, newest first (the same object every call)."""
+        ...
+
+
+class _Group(DeferredFiles):
+    """Some files of a list, by index: reading them materializes only these."""
+
+    __slots__ = ("_files", "_indices", "_list")
+
+    def __init__(self, files: Sequence[DistFile], indices: list[int]) -> None:
+        self._files = files
+        self._indices = indices
+        self._list: list[DistFile] | None = None
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    def _source(self) -> Sequence[DistFile]:
+        if self._list is None:
+            files = self._files
+            self._list = [files[i] for i in self._indices]
+        return self._list
+
+
+def group_releases(files: Sequence[DistFile], filenames: Sequence[str] | None = None) -> Releases:
+    """``files`` grouped by release, newest first, without judging them.
+
+    ``filenames`` (the filenames of ``files``, in order) lets a lazy list be grouped
+    without building its files; a file whose version does not parse is left out.
+    """
+    names = [f.filename for f in files] if filenames is None else filenames
+    by_version: dict[Version, list[int]] = defaultdict(list)
+    for i, filename in enumerate(names):
+        version = version_of(version_text(filename))
+        if version is not None:
+            by_version[version].append(i)
+    return sorted(
+        ((v, _Group(files, idx)) for v, idx in by_version.items()),
+        key=lambda vf: vf[0],
+        reverse=True,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectPage:
     """A project's file list from one index page (already merged across pages)."""
@@ -108,10 +215,10 @@ def parse_filename(filename: str) -> tuple[NormalizedName, Version, FileKind] | 
     be split unambiguously) are ignored, like pip does.
     """
     try:
-        if filename.endswith(".whl"):
+        if filename.endswith(WHEEL_SUFFIX):
             name, version, _build, _tags = parse_wheel_filename(filename)
             return name, version, "wheel"
-        if filename.endswith((".tar.gz", ".zip")):
+        if filename.endswith(_PACKAGING_SDIST_SUFFIXES):
             name, version = parse_sdist_filename(filename)
             return name, version, "sdist"
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
@@ -122,7 +229,7 @@ def parse_filename(filename: str) -> tuple[NormalizedName, Version, FileKind] | 
 
 def _parse_legacy_sdist(filename: str) -> tuple[NormalizedName, Version, FileKind] | None:
     """Old sdists such as ``Foo_Bar-1.0.tar.gz`` whose name packaging rejects."""
-    for ext in _SDIST_EXTENSIONS:
+    for ext in SDIST_SUFFIXES:
         if filename.endswith(ext):
             stem = filename[: -len(ext)]
             break
@@ -137,17 +244,19 @@ def _parse_legacy_sdist(filename: str) -> tuple[NormalizedName, Version, FileKin
         return None
 
 
-_SDIST_EXTENSIONS = (".tar.gz", ".zip", ".tar.bz2", ".tgz")
+#: The sdist suffixes ``packaging.utils.parse_sdist_filename`` accepts (the others
+#: are split by :func:`_parse_legacy_sdist`).
+_PACKAGING_SDIST_SUFFIXES: Final = (".tar.gz", ".zip")
 _VERSIONS: dict[str, Version | None] = {}
 
 
 def version_text(filename: str) -> str | None:
     """The version part of a wheel or sdist filename, as written, by plain string
     splitting: the hot path of grouping tens of thousands of files per lock."""
-    if filename.endswith(".whl"):
+    if filename.endswith(WHEEL_SUFFIX):
         parts = filename[:-4].split("-")
         return parts[1] if len(parts) in (5, 6) else None
-    for ext in _SDIST_EXTENSIONS:
+    for ext in SDIST_SUFFIXES:
         if filename.endswith(ext):
             return filename[: -len(ext)].rpartition("-")[2] or None
     return None
@@ -232,7 +341,7 @@ def is_dist_filename(filename: str, project: str | None = None) -> bool:
     """
     if not is_plain_filename(filename):
         return False
-    if filename.endswith(".whl"):
+    if filename.endswith(WHEEL_SUFFIX):
         parts = filename[:-4].split("-")
         if len(parts) not in (5, 6) or not all(parts):
             return False
@@ -240,7 +349,7 @@ def is_dist_filename(filename: str, project: str | None = None) -> bool:
             return False  # a build tag starts with a digit
         name_part, version = parts[0], parts[1]
     else:
-        for ext in _SDIST_EXTENSIONS:
+        for ext in SDIST_SUFFIXES:
             if filename.endswith(ext):
                 name_part, _, version = filename[: -len(ext)].rpartition("-")
                 break

@@ -31,21 +31,28 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from ..errors import IndexError_
+from ..errors import IndexResponseError
 from ..net.redact import redact_url
 from .models import (
     DIGEST_HEX_LENGTHS,
-    DeferredFiles,
+    DIST_SUFFIXES,
     DistFile,
     ProjectPage,
+    Releases,
+    group_releases,
     is_dist_filename,
     is_plain_filename,
     valid_digest,
-    version_of,
-    version_text,
 )
 
-__all__ = ["JSON_CONTENT_TYPE", "parse_html_page", "parse_json_page", "parse_page"]
+__all__ = [
+    "ACCEPT",
+    "JSON_CONTENT_TYPE",
+    "LazyFiles",
+    "parse_html_page",
+    "parse_json_page",
+    "parse_page",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +65,8 @@ _LOCAL_SCHEMES = frozenset({"http", "https", "file"})
 # URL an honest index serves (they are percent-encoded); urljoin would silently
 # drop some of them, so they are refused before joining.
 _URL_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _API_VERSION = re.compile(r"[0-9]+(?:\.[0-9]+)*")
-_DIST_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
 _SHOWN_PROBLEMS = 3
 _MAX_TEXT = 500
 
@@ -138,7 +143,7 @@ class _PageCheck:
         """
         if is_dist_filename(filename, self.project):
             return True
-        if (explicit or filename.endswith(_DIST_SUFFIXES)) and not is_plain_filename(filename):
+        if (explicit or filename.endswith(DIST_SUFFIXES)) and not is_plain_filename(filename):
             self.problem(filename, "not a plain file name; file skipped")
         return False
 
@@ -221,8 +226,8 @@ def _parse_time(value: object) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
-def _page_error(url: str, what: str) -> IndexError_:
-    return IndexError_(
+def _page_error(url: str, what: str) -> IndexResponseError:
+    return IndexResponseError(
         f"the index page {redact_url(url)} {what}. "
         "Check that --index-url points at a PEP 503/691 simple index.",
         url=redact_url(url),
@@ -255,7 +260,7 @@ def parse_json_page(
         raise _page_error(url, f"gives an invalid meta.api-version ({_shown(str(api))})")
     major = api.split(".")[0]
     if major.lstrip("0") != "1":
-        raise IndexError_(
+        raise IndexResponseError(
             f"{redact_url(url)} speaks simple API version {major}; lockpin understands 1.x.",
             url=redact_url(url),
         )
@@ -316,23 +321,34 @@ def _json_entry(raw: object, i: int, check: _PageCheck) -> dict[str, Any] | None
 class LazyFiles(Sequence[DistFile]):
     """The files of a PEP 691 page, turned into :class:`DistFile` values only when
     read. A large project lists thousands of files and a lock reads a handful;
-    grouping by version needs only :attr:`filenames`.
+    grouping by release (:meth:`releases`) needs only :attr:`filenames`.
 
     The entries are the validated ones of :func:`parse_json_page` (or read back
-    from the parsed-page cache, where they are checked again when read).
+    from the parsed-page cache, :mod:`lockpin.python.packed`, and checked again
+    when read).
     """
 
-    __slots__ = ("_done", "_page_url", "_raw", "filenames", "notice", "releases_cache")
+    __slots__ = ("_done", "_page_url", "_raw", "_releases", "filenames", "notice")
 
     def __init__(self, raw: list[dict[str, Any]], page_url: str) -> None:
         self._raw = raw
         self._page_url = page_url
         self._done: list[DistFile | None] = [None] * len(raw)
         self.filenames: list[str] = [r["filename"] for r in raw]
-        #: :func:`lockpin.python.resolver.releases_of` keeps its grouping here
-        self.releases_cache: object = None
+        self._releases: Releases | None = None
         #: the page's warning about what it dropped, if any
         self.notice: str | None = None
+
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        """The validated raw entries, in page order (what the parsed-page cache packs)."""
+        return self._raw
+
+    def releases(self) -> Releases:
+        """The files grouped by release, newest first (grouped on the first call)."""
+        if self._releases is None:
+            self._releases = group_releases(self, self.filenames)
+        return self._releases
 
     def __len__(self) -> int:
         return len(self._raw)
@@ -365,7 +381,7 @@ def _json_file(raw: dict[str, Any], page_url: str) -> DistFile:
     check = _PageCheck(page_url, "", any_project=True)
     url = check.file_url(stored, "") if isinstance(stored, str) else None
     if url is None or not isinstance(filename, str) or not is_dist_filename(filename):
-        raise IndexError_(
+        raise IndexResponseError(
             f"lockpin's cached copy of {redact_url(page_url)} holds an invalid file entry. "
             "Delete lockpin's cache directory, or run with --no-cache.",
             url=redact_url(page_url),
@@ -449,7 +465,7 @@ def parse_html_page(
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise IndexError_(
+        raise IndexResponseError(
             f"the index page {redact_url(url)} is not UTF-8 HTML ({exc}).", url=redact_url(url)
         ) from exc
     parser = _AnchorParser()
@@ -513,130 +529,3 @@ def _html_file(
         yanked_reason=(_plain_text(reason) or None) if reason else None,
         core_metadata=_html_metadata(meta_attr, filename, check) if has_meta else None,
     )
-
-
-# -- the parsed-page sidecar -------------------------------------------------------------------
-#
-# A warm lock would otherwise re-parse ~24 MB of JSON for a large set on every run
-# (the largest single cost once the network is out of the way). After the first
-# parse the page's files are stored next to the cached page, grouped by release:
-# a small marshalled index (version -> offset, length) and one marshalled blob
-# per release. A later run reads the index and decodes only the releases the
-# resolver looks at.
-#
-# Only validated entries are packed. The magic names the format *and* the rules
-# the entries passed: entries packed by an older lockpin (LPP2, which kept any
-# digest a page gave) are never read back, and :func:`_json_file` checks every
-# entry again when it is read.
-
-_SIDECAR_MAGIC = b"LPP3"
-
-
-def pack_page(files: LazyFiles) -> bytes:
-    """Serialize a lazily parsed page's raw file entries, grouped by release."""
-    import marshal
-
-    groups: dict[str, list[dict[str, Any]]] = {}
-    other: list[dict[str, Any]] = []
-    for raw, filename in zip(files._raw, files.filenames, strict=True):
-        key = version_text(filename)
-        if key is None:
-            other.append(raw)
-        else:
-            groups.setdefault(key, []).append(raw)
-    # One group per release (spellings such as "1.0" and "1.0.0" merged), stored
-    # newest first so a reader needs neither to parse every version nor to sort.
-    releases: dict[Any, list[dict[str, Any]]] = {}
-    for key, raws in groups.items():
-        version = version_of(key)
-        if version is None:
-            other.extend(raws)
-        else:
-            releases.setdefault(version, []).extend(raws)
-    ordered = sorted(releases, reverse=True)
-    keys = [str(v) for v in ordered]
-    blobs = [marshal.dumps(releases[v]) for v in ordered]
-    index: list[tuple[str, int, int]] = []
-    offset = 0
-    for key, blob in zip(keys, blobs, strict=True):
-        index.append((key, offset, len(blob)))
-        offset += len(blob)
-    head = marshal.dumps((index, marshal.dumps(other), files.notice or ""))
-    return _SIDECAR_MAGIC + len(head).to_bytes(4, "big") + head + b"".join(blobs)
-
-
-class PackedFiles(DeferredFiles):
-    """A page read back from :func:`pack_page`: releases decoded on demand.
-
-    The page's warning about what it dropped is logged again (each run that
-    uses the page says so once) unless ``replay_notice`` is false.
-    """
-
-    __slots__ = ("_all", "_base", "_data", "_index", "_other", "_page_url", "releases_cache")
-
-    def __init__(self, data: bytes, page_url: str, *, replay_notice: bool = True) -> None:
-        import marshal
-
-        if data[:4] != _SIDECAR_MAGIC:
-            raise ValueError("not a packed page")
-        size = int.from_bytes(data[4:8], "big")
-        index, other, notice = marshal.loads(data[8 : 8 + size])
-        if not isinstance(index, list) or not isinstance(other, bytes):
-            raise ValueError("not a packed page")
-        if notice and replay_notice:
-            log.warning("%s", _CONTROL.sub(" ", str(notice)))
-        self._data = data
-        self._base = 8 + size
-        self._index: list[tuple[str, int, int]] = index
-        self._other: bytes = other
-        self._page_url = page_url
-        self._all: LazyFiles | None = None
-        self.releases_cache: object = self._releases()
-
-    def _decode(self, offset: int, length: int) -> LazyFiles:
-        import marshal
-
-        start = self._base + offset
-        return LazyFiles(marshal.loads(self._data[start : start + length]), self._page_url)
-
-    def _releases(self) -> list[tuple[Any, Sequence[DistFile]]]:
-        out: list[tuple[Any, Sequence[DistFile]]] = []
-        for key, offset, length in self._index:  # newest first, one entry per release
-            version = version_of(key)
-            if version is not None:
-                out.append((version, _PackedRelease(self, offset, length)))
-        return out
-
-    def _everything(self) -> LazyFiles:
-        if self._all is None:
-            import marshal
-
-            raw: list[dict[str, Any]] = []
-            for _key, offset, length in self._index:
-                start = self._base + offset
-                raw.extend(marshal.loads(self._data[start : start + length]))
-            raw.extend(marshal.loads(self._other))
-            self._all = LazyFiles(raw, self._page_url)
-        return self._all
-
-    @property
-    def filenames(self) -> list[str]:
-        return self._everything().filenames
-
-    def _source(self) -> Sequence[DistFile]:
-        return self._everything()
-
-
-class _PackedRelease(DeferredFiles):
-    __slots__ = ("_files", "_length", "_offset", "_owner")
-
-    def __init__(self, owner: PackedFiles, offset: int, length: int) -> None:
-        self._owner = owner
-        self._offset = offset
-        self._length = length
-        self._files: LazyFiles | None = None
-
-    def _source(self) -> Sequence[DistFile]:
-        if self._files is None:
-            self._files = self._owner._decode(self._offset, self._length)
-        return self._files

@@ -32,6 +32,8 @@ from packaging.version import InvalidVersion, Version
 
 from lockpin.errors import InputError
 
+from .models import ARCHIVE_SUFFIXES, WHEEL_SUFFIX
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
@@ -44,11 +46,14 @@ __all__ = [
     "ParsedRequirements",
     "Reader",
     "RequirementLine",
+    "is_vcs_url",
+    "join_marker",
     "logical_lines",
     "options_from_blocks",
     "parse_requirement_text",
     "parse_requirements",
     "split_blocks",
+    "split_marker",
 ]
 
 logger = logging.getLogger(__name__)
@@ -75,8 +80,6 @@ _NAME_AT: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*@
 _NAME: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 _PATH_EXTRAS: Final = re.compile(r"(.*?)\[([^\]]*)\]")
 # fmt: off
-_ARCHIVES: Final = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar",
-                    ".zip")
 # pip accepts only these in --hash (its STRONG_HASHES); anything else fails at install time.
 _HASH_HEX_LENGTH: Final = {"sha256": 64, "sha384": 96, "sha512": 128}
 # pip's SUPPORTED_OPTIONS and SUPPORTED_OPTIONS_REQ, by long name.
@@ -111,7 +114,6 @@ class LogicalLine:
     """
 
     location: Location
-    end_line: int
     text: str
     comment: str | None
     raw: str
@@ -157,17 +159,6 @@ class RequirementLine:
             except InvalidVersion:
                 return None
         return None
-
-    @property
-    def is_vcs(self) -> bool:
-        return self.url is not None and _VCS.match(self.url) is not None
-
-    @property
-    def is_local_path(self) -> bool:
-        """A direct reference to a local path (``file:`` URLs included)."""
-        if self.url is None:
-            return False
-        return not _URL.match(self.url) or self.url.lower().startswith("file:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +257,7 @@ def _logical(path: str, physical: list[str], start: int, end: int, content: str)
     comment = content[match.start() :].rstrip() if match else None
     body = content[: match.start()] if match else content
     raw = "\n".join(physical[start : end + 1])
-    return LogicalLine(Location(path, start + 1), end + 1, body.strip(), comment, raw)
+    return LogicalLine(Location(path, start + 1), body.strip(), comment, raw)
 
 
 def _expand(text: str, env: Mapping[str, str] | None) -> str:
@@ -443,24 +434,23 @@ def _interpret(text: str, where: str, *, editable: bool) -> _Interpreted:
             or "/" in head_text
             or "\\" in head_text
             or re.match(r"[A-Za-z]:[\\/]", head_text) is not None
-            or head_text.lower().endswith(_ARCHIVES)
+            or head_text.lower().endswith(ARCHIVE_SUFFIXES)
         )
     )
     if editable:
-        if is_url and not (_VCS.match(text) or text.lower().startswith("file:")):
+        if is_url and not (is_vcs_url(text) or text.lower().startswith("file:")):
             raise InputError(
                 f"-e {text}: an editable must be a local path or a VCS URL (git+https://...)",
                 location=where,
             )
         return _direct(text, None, where, editable=True, is_path=not is_url)
     if is_url or is_path:
-        url, marker_text = _split_marker(text)
+        url, marker_text = split_marker(text)
         return _direct(url, marker_text, where, editable=False, is_path=is_path)
     if _NAME_AT.match(text):
         # pip splits `name @ url; marker` before packaging sees it; packaging wants a
         # space before the `;` (a bare `;` may belong to the URL).
-        left, marker_text = _split_marker(text)
-        text = f"{left} ; {marker_text}" if marker_text else left
+        text = join_marker(*split_marker(text))
     try:
         requirement = Requirement(text)
     except InvalidRequirement as exc:
@@ -481,13 +471,28 @@ def _interpret(text: str, where: str, *, editable: bool) -> _Interpreted:
     )
 
 
-def _split_marker(text: str) -> tuple[str, str | None]:
-    """Split ``url ; marker``: only a ``;`` next to whitespace separates a marker."""
+def split_marker(text: str) -> tuple[str, str | None]:
+    """Split a direct reference ``url ; marker`` (or ``name @ url ; marker``) as pip
+    does: only a ``;`` next to whitespace, or ending the text, starts the marker; a
+    bare one may belong to the URL. Both parts are stripped; no marker is ``None``."""
     for match in re.finditer(";", text):
         i = match.start()
         if i + 1 == len(text) or text[i + 1].isspace() or (i > 0 and text[i - 1].isspace()):
             return text[:i].strip(), text[i + 1 :].strip() or None
     return text.strip(), None
+
+
+def join_marker(text: str, marker: Marker | str | None) -> str:
+    """``text ; marker``, spelled so that :func:`split_marker` (and packaging, which
+    wants a space before the ``;`` after a URL) reads it back; ``text`` alone when
+    there is no marker."""
+    return f"{text} ; {marker}" if marker else text
+
+
+def is_vcs_url(url: str) -> bool:
+    """A VCS reference (``git+https://…``, ``hg+ssh://…``, ``git://…``), which pip
+    checks out rather than downloads: it has no file to hash."""
+    return _VCS.match(url) is not None
 
 
 def _direct(
@@ -508,9 +513,8 @@ def _direct(
     requirement = None
     if name is not None and not editable:
         extras_text = f"[{','.join(sorted(extras))}]" if extras else ""
-        marker_part = f" ; {marker}" if marker else ""
         try:
-            requirement = Requirement(f"{name}{extras_text} @ {url}{marker_part}")
+            requirement = Requirement(join_marker(f"{name}{extras_text} @ {url}", marker))
         except InvalidRequirement:
             requirement = None  # e.g. a path with spaces: name and url still tell the story
     return requirement, name, url, extras, marker
@@ -527,7 +531,7 @@ def _name_from_url(url: str, where: str) -> NormalizedName | None:
             )
         return canonicalize_name(egg.group(1))
     filename = urllib.parse.unquote(url.partition("#")[0].partition("?")[0].rsplit("/", 1)[-1])
-    if filename.endswith(".whl"):
+    if filename.endswith(WHEEL_SUFFIX):
         try:
             return parse_wheel_filename(filename)[0]
         except InvalidWheelFilename as exc:

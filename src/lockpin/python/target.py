@@ -3,10 +3,11 @@
 lockpin resolves for the Python inside the container image, not for the Python
 running lockpin. A :class:`Target` names that interpreter (a CPython version)
 and platform (a Docker platform such as ``linux/arm64`` or a wheel platform tag
-such as ``manylinux_2_36_x86_64``) and answers the three questions a resolver
-asks: which wheel tags install there (:meth:`Target.wheel_priority`), does a
-release's ``Requires-Python`` admit it (:meth:`Target.supports_python`), and
-does a PEP 508 marker hold there (:meth:`Target.evaluate`).
+such as ``manylinux_2_36_x86_64``) and answers the questions a resolver asks:
+which wheel tags install there (:meth:`Target.wheel_priority`), does a
+release's ``Requires-Python`` admit it (:meth:`Target.supports_python`), does
+a file install there at all (:meth:`Target.installs`, the one place that rule
+lives), and does a PEP 508 marker hold there (:meth:`Target.evaluate`).
 
 Everything here is computed from the two inputs alone, except for the
 ``"host"`` platform, which describes the running interpreter.
@@ -19,7 +20,7 @@ import logging
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from packaging import markers as _markers
 from packaging import tags as _tags
@@ -29,13 +30,17 @@ from packaging.version import InvalidVersion, Version
 
 from lockpin.errors import InputError
 
+from .models import WHEEL_SUFFIX, accepts_format
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from packaging.markers import Marker
     from packaging.tags import Tag
 
-__all__ = ["Target", "host_target", "parse_target"]
+    from .models import Formats
+
+__all__ = ["IndexedFile", "Target", "host_target", "parse_target"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +108,17 @@ _ACCEPTED_FORMS = (
 )
 
 
+class IndexedFile(Protocol):
+    """A distribution file as an index lists it: what :meth:`Target.installs` reads
+    (:class:`~lockpin.python.models.DistFile`, a lock's files, a hash result's)."""
+
+    @property
+    def filename(self) -> str: ...
+
+    @property
+    def requires_python(self) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Platform:
     """A parsed platform: what the markers and the wheel tags need to know."""
@@ -119,13 +135,12 @@ class _Environment:
 
     markers: Mapping[str, str]
     tags: tuple[Tag, ...]
-    priority: Mapping[Tag, int]
     implementation: str
     primary_platform: str  # the platform tag describe() shows
     release: Version  # the version without its pre-release part, for Requires-Python
     # "interpreter-abi-platform" (lower case) -> rank: matching wheel filenames by
     # plain string lookups is ~10x faster than building Tag objects per file.
-    text_priority: Mapping[str, int] = field(default_factory=dict)
+    text_priority: Mapping[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +194,7 @@ class Target:
         ``None`` when no tag of the wheel fits this target, or when the name is
         not a valid wheel filename (pip skips those too).
         """
-        if not filename.endswith(".whl"):
+        if not filename.endswith(WHEEL_SUFFIX):
             return None
         parts = filename[:-4].split("-")
         if len(parts) not in (5, 6) or not all(parts):
@@ -200,6 +215,20 @@ class Target:
         except InvalidWheelFilename:
             return None
         return best
+
+    def installs(self, file: IndexedFile, *, formats: Formats = "any") -> bool:
+        """Whether pip would install ``file`` here: a wheel with a tag of this target
+        or an sdist (of the kinds ``formats`` allows: ``"wheel"`` for
+        ``--only-binary``, ``"sdist"`` for ``--no-binary``), whose ``Requires-Python``
+        admits this interpreter. Anything that is not a wheel counts as an sdist: the
+        page parsers let nothing else through.
+        """
+        filename = file.filename
+        if not accepts_format(filename, formats):
+            return False
+        if filename.endswith(WHEEL_SUFFIX) and self.wheel_priority(filename) is None:
+            return False
+        return self.supports_python(file.requires_python)
 
     def supports_python(self, requires_python: str | None) -> bool:
         """Whether a ``Requires-Python`` value admits this target's interpreter.
@@ -427,17 +456,17 @@ def _environment(version_text: str, label: str) -> _Environment:
         tags = _cpython_tags(version, spec.platform_tags)
         implementation = "CPython"
     markers = dict(sorted(markers.items()))
-    priority: dict[Tag, int] = {}
+    # "interpreter-abi-platform" -> the rank of its first (best) occurrence
+    text_priority: dict[str, int] = {}
     for rank, tag in enumerate(tags):
-        priority.setdefault(tag, rank)
+        text_priority.setdefault(str(tag), rank)
     # packaging ranks linux_<arch> first on a host; name the manylinux level instead.
     platforms = [tag.platform for tag in tags if tag.platform != "any"]
     primary = next(
         (p for p in platforms if not p.startswith("linux_")), platforms[0] if platforms else ""
     )
     release = Version(".".join(str(part) for part in version.release))
-    text_priority = {str(tag): rank for tag, rank in priority.items()}
-    return _Environment(markers, tags, priority, implementation, primary, release, text_priority)
+    return _Environment(markers, tags, implementation, primary, release, text_priority)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -1,4 +1,4 @@
-"""The real :class:`~lockpin.python.resolver.World`: the index client and the
+"""The real :class:`~lockpin.python.provider.World`: the index client and the
 metadata fetcher driven from a background event loop, fetching ahead.
 
 When a requirement is discovered, ``discovered`` starts (without waiting) the
@@ -15,18 +15,22 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from ..progress import Event, NullReporter
 from .models import DistFile
-from .resolver import Candidate, Req, releases_of, usable_release
+from .provider import Candidate, Req
+from .releases import releases_of, usable_release
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from packaging.version import Version
 
+    from ..progress import Reporter
     from .bridge import LoopThread
+    from .fetch import MetadataFetcher
     from .index import IndexClient
-    from .metadata import CoreMetadata, MetadataFetcher
+    from .metadata import CoreMetadata
     from .target import Target
 
 __all__ = ["IndexWorld", "best_file"]
@@ -57,7 +61,7 @@ class IndexWorld:
         target: Target,
         exclude_newer: dt.datetime | None,
         preferred: Mapping[NormalizedName, Version],
-        on_event: Callable[[str, str], None] | None = None,
+        reporter: Reporter | None = None,
     ) -> None:
         self.loop = loop
         self.client = client
@@ -67,7 +71,7 @@ class IndexWorld:
         self.preferred = preferred
         self._meta: dict[tuple[NormalizedName, str], asyncio.Future[CoreMetadata]] = {}
         self._speculated: set[tuple[NormalizedName, frozenset[NormalizedName]]] = set()
-        self._on_event = on_event
+        self._reporter = reporter or NullReporter()
 
     def retarget(self, target: Target) -> None:
         """Reuse fetched data for the next target of a multi-platform lock."""
@@ -117,12 +121,11 @@ class IndexWorld:
             else best_file(files, self.target)
         )
         if f is None:
-            from ..errors import IndexError_
+            from ..errors import IndexResponseError
 
-            raise IndexError_(f"{name} has no file to read metadata from.", url=name)
+            raise IndexResponseError(f"{name} has no file to read metadata from.", url=name)
         meta = await self.fetcher.fetch(f)
-        if self._on_event is not None:
-            self._on_event("metadata", name)
+        self._reporter.report(Event("metadata", name))
         return meta
 
     async def _speculate(self, req: Req) -> None:
@@ -130,8 +133,7 @@ class IndexWorld:
             page = await self.client.project_page(req.name)
         except Exception:
             return
-        if self._on_event is not None:
-            self._on_event("page", req.name)
+        self._reporter.report(Event("page", req.name))
         # The release the resolver will most likely take: the existing pin when the
         # project has it, else the newest final release the requirement admits.
         want = self.preferred.get(req.name)

@@ -1,46 +1,44 @@
-"""Resolution: the resolvelib provider and the pure rules around it.
+"""The resolvelib provider and :func:`resolve` (no I/O of its own).
 
-The provider never does I/O itself: it asks a :class:`World` (the index as a
-synchronous, blocking view) for versions and metadata, and tells it which
-names it has just discovered so that a real world can fetch ahead.
-Tests pass an in-memory world; production passes :class:`lockpin.python.world.IndexWorld`.
+The provider asks a :class:`World` (the index as a synchronous, blocking view)
+for a project's files and a candidate's metadata, and tells it which names it
+has just discovered so that a real world can fetch ahead. Tests pass an
+in-memory world; production passes :class:`lockpin.python.world.IndexWorld`.
+Which releases are candidates is :mod:`lockpin.python.releases`' judgement;
+why a resolution is impossible is told by :mod:`lockpin.python.explain`.
+
+Preference order is pip's: direct references, then ``==`` pins, then projects
+of the last conflict, then upper-bounded ones, then the user's order.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, ResolutionTooDeep
 from resolvelib import Resolver as _Resolver
 
 from ..errors import BuildError, InvalidMetadataError, NoSuchProjectError, ResolutionError
-from .models import DeferredFiles, DistFile, parse_filename, version_of, version_text
+from .explain import PYTHON_PROJECT, UNUSABLE_PROJECT, explain_conflict
+from .models import DistFile, formats_for, parse_filename
+from .releases import ProjectReleases, VersionInfo, usable_release
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
-    from packaging.version import Version
     from resolvelib.resolvers import RequirementInformation
 
     from .metadata import CoreMetadata
     from .target import Target
 
-__all__ = [
-    "Candidate",
-    "Req",
-    "Resolution",
-    "VersionInfo",
-    "World",
-    "group_versions",
-    "resolve",
-]
+__all__ = ["Candidate", "Req", "Resolution", "World", "resolve"]
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +71,6 @@ def _ident(name: str, extras: frozenset[NormalizedName]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class VersionInfo:
-    """A release as a candidate source: its files usable on the target."""
-
-    version: Version
-    files: tuple[DistFile, ...]
-    yanked: bool = False
-    yanked_reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Candidate:
     name: NormalizedName
     version: Version
@@ -111,142 +99,6 @@ class World(Protocol):
 
     def discovered(self, req: Req) -> None:
         """A new requirement appeared: a real world may start fetching for it."""
-
-
-class _Group(DeferredFiles):
-    """Some files of a page, by index: reading them materializes only these."""
-
-    __slots__ = ("_files", "_indices", "_list")
-
-    def __init__(self, files: Sequence[DistFile], indices: list[int]) -> None:
-        self._files = files
-        self._indices = indices
-        self._list: list[DistFile] | None = None
-
-    def __len__(self) -> int:
-        return len(self._indices)
-
-    def _source(self) -> Sequence[DistFile]:
-        if self._list is None:
-            files = self._files
-            self._list = [files[i] for i in self._indices]
-        return self._list
-
-
-def releases_of(files: Sequence[DistFile]) -> list[tuple[Version, Sequence[DistFile]]]:
-    """All files grouped by release, newest first, without judging them.
-
-    Pages parsed lazily (:class:`~lockpin.python.pages.LazyFiles`) are grouped by
-    their filenames alone, so files of releases nobody looks at are never built.
-    """
-    cached = getattr(files, "releases_cache", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    names: list[str] | None = getattr(files, "filenames", None)
-    if names is None:
-        names = [f.filename for f in files]
-    by_version: dict[Version, list[int]] = defaultdict(list)
-    for i, filename in enumerate(names):
-        version = version_of(version_text(filename))
-        if version is not None:
-            by_version[version].append(i)
-    result: list[tuple[Version, Sequence[DistFile]]] = sorted(
-        ((v, _Group(files, idx)) for v, idx in by_version.items()),
-        key=lambda vf: vf[0],
-        reverse=True,
-    )
-    if hasattr(files, "releases_cache"):
-        files.releases_cache = result
-    return result
-
-
-def usable_release(
-    version: Version,
-    files: Iterable[DistFile],
-    *,
-    target: Target,
-    exclude_newer: dt.datetime | None = None,
-    only_binary: bool = False,
-    no_binary: bool = False,
-) -> VersionInfo | None:
-    """The release's files usable on ``target``, or ``None`` when there are none.
-
-    A file counts when it was uploaded before ``exclude_newer`` (files without
-    an upload time, such as local find-links, are kept), its Requires-Python
-    admits the target, and it is a wheel compatible with the target (unless
-    ``no_binary``) or an sdist (unless ``only_binary``). A release is yanked
-    when all its usable files are (PEP 592).
-    """
-    usable: list[DistFile] = []
-    for f in files:
-        if (
-            exclude_newer is not None
-            and f.upload_time is not None
-            and f.upload_time > exclude_newer
-        ):
-            continue
-        if f.filename.endswith(".whl"):
-            if no_binary or target.wheel_priority(f.filename) is None:
-                continue
-        elif only_binary:
-            continue
-        if not target.supports_python(f.requires_python):
-            continue
-        usable.append(f)
-    if not usable:
-        return None
-    yanked = all(f.yanked for f in usable)
-    reason = next((f.yanked_reason for f in usable if f.yanked_reason), None) if yanked else None
-    return VersionInfo(version, tuple(usable), yanked, reason)
-
-
-def group_versions(
-    files: Iterable[DistFile],
-    *,
-    target: Target,
-    exclude_newer: dt.datetime | None = None,
-    only_binary: bool = False,
-) -> list[VersionInfo]:
-    """Every release usable on ``target``, newest first (see :func:`usable_release`)."""
-    out = []
-    for version, vfiles in releases_of(files if isinstance(files, Sequence) else list(files)):
-        info = usable_release(
-            version, vfiles, target=target, exclude_newer=exclude_newer, only_binary=only_binary
-        )
-        if info is not None:
-            out.append(info)
-    return out
-
-
-class _Project:
-    """A project's releases, judged for the target lazily, newest first: the
-    resolver usually needs only the first few of hundreds."""
-
-    def __init__(
-        self,
-        files: Sequence[DistFile],
-        judge: Callable[[Version, Sequence[DistFile]], VersionInfo | None],
-    ) -> None:
-        self.releases = releases_of(files)
-        self._judge = judge
-        self._infos: dict[Version, VersionInfo | None] = {}
-
-    def info(self, version: Version, files: Sequence[DistFile]) -> VersionInfo | None:
-        try:
-            return self._infos[version]
-        except KeyError:
-            info = self._infos[version] = self._judge(version, files)
-            return info
-
-    def usable(self, limit: int) -> list[VersionInfo]:
-        out = []
-        for version, files in self.releases:
-            info = self.info(version, files)
-            if info is not None:
-                out.append(info)
-                if len(out) >= limit:
-                    break
-        return out
 
 
 def _exact_pins(specifier: SpecifierSet) -> set[str]:
@@ -291,7 +143,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         self.constraints = constraints
         self.preferred = preferred
         self.root_order = root_order
-        self._projects: dict[NormalizedName, _Project] = {}
+        self.projects: dict[NormalizedName, ProjectReleases] = {}
         self.tried: dict[NormalizedName, list[Version]] = defaultdict(list)
         self.unusable: dict[str, str] = {}  # "name==version" -> why its metadata failed
         # every distinct requirement met per project, to explain a conflict even when
@@ -327,25 +179,19 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
             identifier,
         )
 
-    def _project(self, name: NormalizedName) -> _Project:
-        project = self._projects.get(name)
+    def _project(self, name: NormalizedName) -> ProjectReleases:
+        project = self.projects.get(name)
         if project is None:
-            only = ":all:" in self.only_binary or name in self.only_binary
-            no = not only and (":all:" in self.no_binary or name in self.no_binary)
+            formats = formats_for(name, only_binary=self.only_binary, no_binary=self.no_binary)
             target, cutoff = self.target, self.exclude_newer
 
             def judge(version: Version, files: Sequence[DistFile]) -> VersionInfo | None:
                 return usable_release(
-                    version,
-                    files,
-                    target=target,
-                    exclude_newer=cutoff,
-                    only_binary=only,
-                    no_binary=no,
+                    version, files, target=target, exclude_newer=cutoff, formats=formats
                 )
 
-            project = _Project(self.world.versions(name), judge)
-            self._projects[name] = project
+            project = ProjectReleases(self.world.versions(name), judge)
+            self.projects[name] = project
         return project
 
     def find_matches(
@@ -354,7 +200,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         requirements: Mapping[str, Iterator[Req]],
         incompatibilities: Mapping[str, Iterator[Candidate]],
     ) -> Callable[[], Iterator[Candidate]] | list[Candidate]:
-        if identifier in (_PYTHON, _UNUSABLE):
+        if identifier in (PYTHON_PROJECT, UNUSABLE_PROJECT):
             return []  # only added when a release's Requires-Python excludes the target
         reqs = list(requirements[identifier])
         name = reqs[0].name
@@ -477,7 +323,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
             reason = str(exc).strip()
             log.warning("skipping %s: %s", candidate.pin, reason.splitlines()[0].rstrip(":"))
             self.unusable[candidate.pin] = reason
-            return [*deps, Req(_UNUSABLE, parent=parent, source=reason.splitlines()[0])]
+            return [*deps, Req(UNUSABLE_PROJECT, parent=parent, source=reason.splitlines()[0])]
         tried = self.tried[candidate.name]
         if candidate.version not in tried:
             tried.append(candidate.version)
@@ -486,7 +332,12 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
             # metadata does: as pip does, the release cannot be used; an unsatisfiable
             # requirement makes resolvelib backtrack and name it in an explanation.
             deps.append(
-                Req(_PYTHON, SpecifierSet(meta.requires_python), parent=parent, source="python")
+                Req(
+                    PYTHON_PROJECT,
+                    SpecifierSet(meta.requires_python),
+                    parent=parent,
+                    source="python",
+                )
             )
             return deps
         # One requirement per (project, extras, URL): resolvelib re-reads every
@@ -522,8 +373,6 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
 
 
 def _parse(text: str) -> Version | None:
-    from packaging.version import InvalidVersion, Version
-
     try:
         return Version(text)
     except InvalidVersion:
@@ -534,18 +383,8 @@ def _same_url(a: str, b: str) -> bool:
     return a.split("#", maxsplit=1)[0].rstrip("/") == b.split("#", maxsplit=1)[0].rstrip("/")
 
 
-def _zero() -> Version:
-    from packaging.version import Version
-
-    return Version("0")
-
-
-_ZERO = _zero()
-
-#: The pseudo-project of a Requires-Python that excludes the target (never a real name).
-_PYTHON = NormalizedName("<python>")
-#: The pseudo-project of a release whose metadata cannot be read or built.
-_UNUSABLE = NormalizedName("<unusable>")
+#: The version of a direct reference's stand-in candidate while its metadata is read.
+_ZERO = Version("0")
 
 
 def resolve(
@@ -584,11 +423,21 @@ def resolve(
     try:
         result = resolver.resolve(list(roots), max_rounds=max_rounds)
     except ResolutionImpossible as exc:
-        raise ResolutionError(_explain(exc.causes, provider, target)) from None
+        raise explain_conflict(
+            exc.causes,
+            target=target,
+            seen_requirements=provider.seen_requirements,
+            constraints=provider.constraints,
+            projects=provider.projects,
+            tried=provider.tried,
+            unusable=provider.unusable,
+            exclude_newer=exclude_newer,
+        ) from None
     except ResolutionTooDeep:
         raise ResolutionError(
             f"resolution for {target.describe()} gave up after {max_rounds} rounds of "
-            "backtracking. Add tighter bounds to the requirements that change most."
+            "backtracking. Add tighter bounds to the requirements that change most.",
+            target=target.describe(),
         ) from None
 
     pins: dict[NormalizedName, Candidate] = {}
@@ -625,79 +474,3 @@ def resolve(
         pins=dict(sorted(pins.items())),
         parents={n: frozenset(parents.get(n, set())) for n in sorted(pins)},
     )
-
-
-def _explain(
-    causes: Collection[RequirementInformation[Req, Candidate]],
-    provider: _Provider,
-    target: Target,
-) -> str:
-    lines = [f"the requirements cannot be satisfied together for {target.describe()}:"]
-    seen: set[str] = set()
-    names: list[NormalizedName] = []
-    parent_names: list[NormalizedName] = []
-    for cause in causes:
-        req = cause.requirement
-        who = cause.parent.pin if cause.parent is not None else (req.source or "the input")
-        if req.name == _UNUSABLE:
-            if cause.parent is not None and cause.parent.name not in names:
-                names.append(cause.parent.name)
-            continue  # summarized below: the conflict is what the user needs first
-        if req.name == _PYTHON:
-            line = (
-                f"  - {who} requires Python {req.specifier} "
-                f"(the target has {target.python_version})"
-            )
-        else:
-            line = f"  - {req} (required by {who})"
-            if req.name not in names:
-                names.append(req.name)
-        if line not in seen:
-            seen.add(line)
-            lines.append(line)
-        if cause.parent is not None and cause.parent.name not in parent_names:
-            parent_names.append(cause.parent.name)
-    for name in names:
-        reqs_on = provider.seen_requirements.get(name, {})
-        for req in reqs_on.values():
-            who = req.parent or req.source or "the input"
-            line = f"  - {req} (required by {who})"
-            if line not in seen and len(reqs_on) <= 12:
-                seen.add(line)
-                lines.append(line)
-    for name in names:
-        for c in provider.constraints.get(name, []):
-            line = f"  - {c} (constraint from {c.source or 'the input'})"
-            if line not in seen:
-                seen.add(line)
-                lines.append(line)
-    for name in names:
-        project = provider._projects.get(name)
-        if project is None:
-            continue
-        infos = project.usable(13)
-        available = ", ".join(str(i.version) for i in infos[:12]) or "none"
-        more = " (and older)" if len(infos) > 12 else ""
-        lines.append(f"  versions of {name} usable on this target: {available}{more}")
-    for name in parent_names:
-        tried = sorted(provider.tried.get(name, []), reverse=True)
-        if tried and name not in names:
-            lines.append(f"  versions of {name} tried: {', '.join(str(v) for v in tried)}")
-    if provider.unusable:
-        skipped = sorted(provider.unusable)
-        shown = ", ".join(skipped[:8]) + (
-            f" and {len(skipped) - 8} more" if len(skipped) > 8 else ""
-        )
-        lines.append(f"  skipped because their metadata could not be read or built: {shown}")
-        first = provider.unusable[skipped[0]].splitlines()
-        lines.append(f"  {skipped[0]}: " + "\n    ".join(first[:1] + first[1:][-12:]))
-    extra = []
-    if provider.exclude_newer is not None:
-        extra.append(f"--exclude-newer {provider.exclude_newer.isoformat()}")
-    lines.append(
-        "Loosen one of the conflicting requirements"
-        + (f", or check the target ({target.describe()})" if target else "")
-        + (f" and {extra[0]}" if extra else "")
-        + "."
-    )
-    return "\n".join(lines)

@@ -1,20 +1,29 @@
-"""Orchestration of ``hash_requirements`` and ``verify`` (file in, result out)."""
+"""``hash_requirements`` and ``verify``: a requirements file or lock in, a result value out.
+
+Also the one place where a caller's index and HTTP settings meet the option lines of
+the files being read (``-i``, ``--extra-index-url``, ``--find-links``,
+``--trusted-host``): :func:`merge_index_config` and :func:`allow_trusted_hosts`,
+which :func:`lockpin.compile` uses too.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from ._io import atomic_write, read_text
-from .errors import BuildError, InputError, InvalidMetadataError, NoSuchVersionError
-from .net.http import Http, HttpConfig
-from .net.redact import redact_url
-from .python.bridge import run_sync
-from .python.hashing import (
+from .._io import atomic_write, read_text
+from ..errors import BuildError, InputError, InvalidMetadataError, NoSuchVersionError
+from ..net.config import HttpConfig
+from ..net.http import Http
+from ..net.redact import redact_url
+from ..progress import Event
+from .bridge import run_sync
+from .hashing import (
     HashDisagreement,
     HashResult,
     PinnedRelease,
@@ -23,39 +32,57 @@ from .python.hashing import (
     check_pinned,
     collect_release_hashes,
     release_files,
-    render_requirement,
 )
-from .python.index import IndexClient, IndexConfig
-from .python.inputs import requirement_reader
-from .python.reqfile import options_from_blocks, parse_requirements, split_blocks
+from .index import IndexClient, IndexConfig
+from .inputs import requirement_reader
+from .lock import render_requirement
+from .reqfile import options_from_blocks, parse_requirements, split_blocks
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from packaging.version import Version
 
-    from .python.hashing import FileHash
-    from .python.lockcheck import LockHeader
-    from .python.metadata import CoreMetadata, MetadataFetcher
-    from .python.reqfile import Block, FileOptions, RequirementLine
-    from .python.target import Target
+    from ..progress import Reporter
+    from .fetch import MetadataFetcher
+    from .hashing import FileHash
+    from .lockcheck import LockHeader
+    from .metadata import CoreMetadata
+    from .reqfile import Block, FileOptions, RequirementLine
+    from .target import Target
 
-__all__ = ["hash_requirements", "merge_index_config", "verify"]
+__all__ = [
+    "IndexPrecedence",
+    "allow_trusted_hosts",
+    "hash_requirements",
+    "merge_index_config",
+    "verify",
+]
 
 _HASH_OPTION = re.compile(r"\s+--hash(?:=|\s+)\S+")
 
+#: Which primary index is used when both the caller's :class:`IndexConfig` and an
+#: input file's ``-i``/``--index-url`` line name one: ``"given"``, the caller's
+#: ``index_url``; ``"files"``, the file's line (pip's rule for requirement files; the
+#: CLI's when no ``--index-url`` is given). Without a given ``IndexConfig`` the file's
+#: line applies either way. Extra indexes and find-links of both are always used.
+IndexPrecedence = Literal["given", "files"]
+
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
+
 
 def merge_index_config(
-    base: IndexConfig | None, opts: FileOptions, *, explicit: bool
+    given: IndexConfig | None, opts: FileOptions, *, precedence: IndexPrecedence = "given"
 ) -> IndexConfig:
-    """Combine the caller's index settings with a requirement file's option lines.
+    """The index settings a run uses: ``given`` combined with the files' option lines.
 
-    An index URL given by the caller (``explicit``) wins over the file's ``-i``;
-    extra indexes and find-links from both are used, the caller's first.
+    The primary index follows ``precedence`` (see :data:`IndexPrecedence`); extra
+    indexes and find-links from both are used, the given ones first; ``--no-index``
+    from either applies.
     """
-    cfg = base or IndexConfig()
+    cfg = given or IndexConfig()
     index_url = cfg.index_url
-    if opts.index_url and not explicit:
+    if opts.index_url and (given is None or precedence == "files"):
         index_url = opts.index_url
     return IndexConfig(
         index_url=index_url,
@@ -64,6 +91,33 @@ def merge_index_config(
         no_index=cfg.no_index or opts.no_index,
         index_strategy=cfg.index_strategy,
     )
+
+
+def allow_trusted_hosts(http: HttpConfig | None, opts: FileOptions) -> HttpConfig | None:
+    """``http`` with the files' ``--trusted-host HOST[:PORT]`` lines added to the
+    hosts that may be reached over plain ``http://``.
+
+    That is all they do. pip also skips TLS certificate checks for such a host;
+    lockpin never does: an ``https://`` URL to it is verified as any other.
+    """
+    if not opts.trusted_hosts:
+        return http
+    hosts: list[str] = []
+    for value in opts.trusted_hosts:
+        if not _HOST.fullmatch(value):
+            raise InputError(
+                f"--trusted-host {value!r}: expected a host name or address, optionally with "
+                ":PORT (such as pypi.internal or 10.0.0.5:8080)."
+            )
+        hosts.append(value.lower())
+    cfg = http or HttpConfig()
+    return dataclasses.replace(cfg, allow_insecure_hosts=cfg.allow_insecure_hosts | set(hosts))
+
+
+def _on_bytes(reporter: Reporter | None) -> Callable[[int], None] | None:
+    if reporter is None:
+        return None
+    return lambda n: reporter.report(Event("bytes", size=n))
 
 
 def _load(path: str) -> tuple[str, list[Block], FileOptions]:
@@ -98,9 +152,12 @@ def _classify(
 
 
 async def _with_client(
-    index: IndexConfig, http_config: HttpConfig | None, pins: list[tuple[RequirementLine, Version]]
+    index: IndexConfig,
+    http_config: HttpConfig | None,
+    pins: list[tuple[RequirementLine, Version]],
+    reporter: Reporter | None,
 ) -> list[PinnedRelease]:
-    async with Http(http_config) as http:
+    async with Http(http_config, on_bytes=_on_bytes(reporter)) as http:
         client = IndexClient(http, index)
         return await collect_release_hashes(client, pins, target=None)
 
@@ -131,24 +188,28 @@ def hash_requirements(
     *,
     output: str | os.PathLike[str] | None = None,
     index: IndexConfig | None = None,
-    index_explicit: bool = False,
+    index_precedence: IndexPrecedence = "given",
     target: Target | None = None,
     update: bool = False,
     write: bool = True,
     http: HttpConfig | None = None,
+    reporter: Reporter | None = None,
 ) -> HashResult:
     """Add the sha256 of every file of each pinned release to a requirements file.
 
-    Writes ``output`` (default: ``path`` itself) atomically, unless ``write`` is
-    false or existing hashes disagree with the index and ``update`` is false
-    (then nothing is written and :attr:`HashResult.disagreements` says why).
-    ``target`` restricts the hashes to files installable on it.
+    Writes the path ``output`` (default: ``path`` itself) atomically, unless
+    ``write`` is false or existing hashes disagree with the index and ``update``
+    is false (then nothing is written and :attr:`HashResult.disagreements` says
+    why). :attr:`HashResult.text` holds the new text either way. ``target``
+    restricts the hashes to files installable on it. ``index_precedence``: see
+    :data:`IndexPrecedence`. ``reporter`` receives ``"bytes"`` events.
     """
     src = os.fspath(path)
     text, blocks, opts = _load(src)
     pins, warnings = _classify(blocks)
-    config = merge_index_config(index, opts, explicit=index_explicit)
-    releases = run_sync(_with_client(config, http, pins))
+    config = merge_index_config(index, opts, precedence=index_precedence)
+    http = allow_trusted_hosts(http, opts)
+    releases = run_sync(_with_client(config, http, pins, reporter))
     by_line = {r.location: r for r in releases}
 
     disagreements: list[HashDisagreement] = []
@@ -169,7 +230,9 @@ def hash_requirements(
                 )
             )
         files = (
-            release.files if target is None else tuple(f for f in release.files if f.fits(target))
+            release.files
+            if target is None
+            else tuple(f for f in release.files if target.installs(f))
         )
         if not files and _applies(req, target):
             # An unhashed line would make pip's --require-hashes refuse the whole file.
@@ -196,21 +259,16 @@ def hash_requirements(
     )
     if write and (update or not disagreements):
         dest = os.fspath(output) if output is not None else src
-        if dest != "-":
-            atomic_write(dest, new_text)
-            return HashResult(
-                text=new_text,
-                releases=result.releases,
-                disagreements=result.disagreements,
-                warnings=result.warnings,
-                changed=result.changed,
-                written=dest,
-            )
+        atomic_write(dest, new_text)
+        return dataclasses.replace(result, written=dest)
     return result
 
 
 async def _download_check(
-    http: Http, releases: list[PinnedRelease], fits: set[tuple[str, str]]
+    http: Http,
+    releases: list[PinnedRelease],
+    fits: set[tuple[str, str]],
+    reporter: Reporter | None,
 ) -> list[VerifyProblem]:
     sem = asyncio.Semaphore(8)
     problems: list[VerifyProblem] = []
@@ -219,9 +277,13 @@ async def _download_check(
         import hashlib
 
         h = hashlib.sha256()
+        size = 0
         async with sem:
             async for chunk in http.stream(url):
                 h.update(chunk)
+                size += len(chunk)
+        if reporter is not None:
+            reporter.report(Event("download", filename, size))
         actual = h.hexdigest()
         if actual != stated:
             problems.append(
@@ -251,7 +313,7 @@ def _header_targets(header: LockHeader, path: str) -> tuple[Target, ...]:
     """The targets a lock was made for, from its header: lockpin's "for ..." lines,
     pip-compile's "with Python X.Y", else ``--python-version``/``--platform`` in
     the recorded command. Empty when the header says nothing."""
-    from .python.target import parse_target
+    from .target import parse_target
 
     def parse(version: str | None, platform: str | None, what: str) -> Target:
         try:
@@ -285,7 +347,7 @@ async def _release_metadata(
 ) -> tuple[dict[str, CoreMetadata], list[VerifyProblem]]:
     """Core metadata of every pinned release through the compile pipeline's
     fetcher (cached, ``.metadata`` first), from the file compile reads it from."""
-    from .python.world import best_file
+    from .world import best_file
 
     async def one(name: NormalizedName, version: Version) -> CoreMetadata | str:
         page = await client.project_page(name)
@@ -320,7 +382,7 @@ async def _release_metadata(
 
 
 def _fits(f: FileHash, targets: Sequence[Target]) -> bool:
-    return not targets or any(f.fits(t) for t in targets)
+    return not targets or any(t.installs(f) for t in targets)
 
 
 def _line_key(location: str) -> tuple[str, int]:
@@ -332,12 +394,13 @@ def verify(
     path: str | os.PathLike[str],
     *,
     index: IndexConfig | None = None,
-    index_explicit: bool = False,
+    index_precedence: IndexPrecedence = "given",
     target: Target | None = None,
     targets: Sequence[Target] = (),
     download: bool = False,
     closure: bool | None = None,
     http: HttpConfig | None = None,
+    reporter: Reporter | None = None,
 ) -> VerifyResult:
     """Check a lock against the index: its hashes and its dependency closure.
 
@@ -352,9 +415,12 @@ def verify(
     machine), every dependency of every pinned release must be pinned and
     satisfied by the pin, every pin must be required or a root (``# via -r
     FILE``), and every line must be one the lock's generator writes.
+
+    ``index_precedence``: see :data:`IndexPrecedence`. ``reporter`` receives
+    ``"bytes"`` and (with ``download``) ``"download"`` events.
     """
-    from .python.lockcheck import check_closure, check_form, lock_pins, parse_header
-    from .python.target import host_target
+    from .lockcheck import check_closure, check_form, lock_pins, parse_header
+    from .target import host_target
 
     src = os.fspath(path)
     text = read_text(src, what="lockfile")
@@ -372,7 +438,8 @@ def verify(
     else:
         options = parse_requirements(src, reader=requirement_reader, env=os.environ).options
     pins, warnings = _classify(blocks, strict=not closing)
-    config = merge_index_config(index, options, explicit=index_explicit)
+    config = merge_index_config(index, options, precedence=index_precedence)
+    http = allow_trusted_hosts(http, options)
     unhashed = [req for req, _ in pins if not req.hashes]
     chosen = (target,) if target is not None else tuple(targets)
     lock_targets = chosen or (_header_targets(header, src) if closing else ())
@@ -383,7 +450,7 @@ def verify(
     async def run() -> tuple[
         list[PinnedRelease], list[VerifyProblem], dict[str, CoreMetadata], list[VerifyProblem]
     ]:
-        async with Http(http) as client_http:
+        async with Http(http, on_bytes=_on_bytes(reporter)) as client_http:
             client = IndexClient(client_http, config)
             releases = await collect_release_hashes(client, pins, target=None)
             fits = {
@@ -392,11 +459,11 @@ def verify(
                 for f in r.files
                 if _fits(f, hash_targets)
             }
-            found = await _download_check(client_http, releases, fits) if download else []
+            found = await _download_check(client_http, releases, fits, reporter) if download else []
             if not closing:
                 return releases, found, {}, []
-            from .python.build import make_metadata_builder
-            from .python.metadata import MetadataFetcher
+            from .build import make_metadata_builder
+            from .fetch import MetadataFetcher
 
             fetcher = MetadataFetcher(client_http, build_metadata=make_metadata_builder(config))
             metadata, unreadable = await _release_metadata(

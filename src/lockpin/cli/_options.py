@@ -1,0 +1,258 @@
+"""Option groups shared by the commands, and the mapping of parsed arguments onto
+the library's values (``HttpConfig``, ``IndexConfig``, targets).
+
+Imported when the parser is built (also for ``lockpin --version``): only the
+standard library at module level; lockpin's own modules inside the functions.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+    from ..net.config import HttpConfig
+    from ..python.hashverify import IndexPrecedence
+    from ..python.index import IndexConfig
+    from ..python.target import Target
+
+__all__ = [
+    "add_index_options",
+    "add_net_options",
+    "add_target_options",
+    "add_verbosity",
+    "command_line",
+    "http_config",
+    "index_config",
+    "setup_logging",
+    "single_target",
+    "targets",
+]
+
+
+# -- option groups ------------------------------------------------------------------------------
+
+
+def add_index_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("package index")
+    g.add_argument(
+        "-i",
+        "--index-url",
+        metavar="URL",
+        help="base URL of the simple index "
+        "(default: https://pypi.org/simple, or the input file's -i line)",
+    )
+    g.add_argument(
+        "--extra-index-url",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="more indexes, consulted in order after --index-url (repeatable)",
+    )
+    g.add_argument(
+        "-f",
+        "--find-links",
+        metavar="PATH_OR_URL",
+        action="append",
+        default=[],
+        help="a local directory or HTML page of distribution links (repeatable)",
+    )
+    g.add_argument("--no-index", action="store_true", help="use only --find-links locations")
+    g.add_argument(
+        "--index-strategy",
+        choices=["first-index", "unsafe-best-match"],
+        default="first-index",
+        help="first-index (default): the first index that has a project supplies "
+        "all its files, which blocks dependency confusion; unsafe-best-match "
+        "merges every index like pip",
+    )
+    g.add_argument(
+        "--allow-insecure-host",
+        metavar="HOST",
+        action="append",
+        default=[],
+        help="allow plain http:// to HOST or HOST:PORT (loopback hosts are always allowed)",
+    )
+
+
+def add_net_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network and cache")
+    g.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="cache location (default: $LOCKPIN_CACHE_DIR or the user cache dir)",
+    )
+    g.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    g.add_argument("--refresh", action="store_true", help="revalidate every cached index page")
+    g.add_argument("--offline", action="store_true", help="use only the cache; no network")
+    g.add_argument(
+        "--max-age",
+        type=int,
+        metavar="SECONDS",
+        default=600,
+        help="how long an index page without cache headers stays fresh (600)",
+    )
+    g.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        default=30.0,
+        help="network timeout per request (30)",
+    )
+    g.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        default=3,
+        help="retries on connection errors, timeouts and 5xx (3)",
+    )
+
+
+def add_target_options(p: argparse.ArgumentParser, *, what: str) -> None:
+    g = p.add_argument_group("target")
+    g.add_argument("--python-version", metavar="X.Y[.Z]", help=f"target interpreter version {what}")
+    g.add_argument(
+        "--platform",
+        metavar="PLATFORM",
+        action="append",
+        default=[],
+        help="target platform: linux/amd64, linux/arm64, linux/arm/v7 or a pip "
+        "tag such as manylinux_2_28_x86_64",
+    )
+
+
+def add_verbosity(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more output (repeatable)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+
+
+# -- arguments -> library values -----------------------------------------------------------------
+
+
+def http_config(args: argparse.Namespace) -> HttpConfig:
+    from pathlib import Path
+
+    from .. import __version__
+    from ..net.cache import default_cache_dir
+    from ..net.config import HttpConfig
+
+    insecure = set(args.allow_insecure_host)
+    env_hosts = os.environ.get("LOCKPIN_ALLOW_INSECURE_HOST", "")
+    insecure.update(h.strip() for h in env_hosts.split(",") if h.strip())
+    cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else None
+    if cache_dir is None and not args.no_cache:
+        cache_dir = default_cache_dir()
+    return HttpConfig(
+        timeout=args.timeout,
+        retries=max(0, args.retries),
+        allow_insecure_hosts=frozenset(insecure),
+        cache_dir=cache_dir,
+        offline=args.offline,
+        refresh=args.refresh,
+        max_age=args.max_age,
+        user_agent=f"lockpin/{__version__}",
+    )
+
+
+def index_config(args: argparse.Namespace) -> tuple[IndexConfig, IndexPrecedence]:
+    """The index options, and whose primary index wins over an input file's ``-i``
+    line: ours when ``--index-url`` (or ``$LOCKPIN_INDEX_URL``) is given, else the file's."""
+    from ..python.index import PYPI_SIMPLE, IndexConfig
+
+    given = args.index_url or os.environ.get("LOCKPIN_INDEX_URL")
+    config = IndexConfig(
+        index_url=given or PYPI_SIMPLE,
+        extra_index_urls=tuple(args.extra_index_url),
+        find_links=tuple(args.find_links),
+        no_index=args.no_index,
+        index_strategy=args.index_strategy,
+    )
+    return config, "given" if given else "files"
+
+
+def targets(args: argparse.Namespace) -> list[Target]:
+    """Every ``--platform`` (with ``--python-version``); empty when neither is given."""
+    from ..python.target import parse_target
+
+    if not args.python_version and not args.platform:
+        return []
+    platforms = args.platform or [None]
+    return [parse_target(python_version=args.python_version, platform=p) for p in platforms]
+
+
+def single_target(args: argparse.Namespace) -> Target | None:
+    """The one target of a command that takes at most one ``--platform``."""
+    from ..errors import InputError
+
+    if len(args.platform) > 1:
+        raise InputError(f"lockpin {args.command} takes one --platform.")
+    found = targets(args)
+    return found[0] if found else None
+
+
+def setup_logging(args: argparse.Namespace) -> None:
+    import logging
+
+    level = logging.ERROR if args.quiet else logging.WARNING
+    if args.verbose == 1:
+        level = logging.INFO
+    elif args.verbose >= 2:
+        level = logging.DEBUG
+    logging.basicConfig(level=level, format="lockpin: %(message)s", stream=sys.stderr)
+    if args.verbose < 3:
+        for noisy in ("httpx", "httpcore", "hpack", "h2"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# -- the command line recorded in a lock's header ------------------------------------------------
+
+# Options that change how lockpin runs, not what the lock contains: left out of the
+# header so that the same lock is written whatever the cache or verbosity (as
+# pip-compile does).
+_RUN_ONLY_FLAGS = frozenset(
+    {
+        "-q",
+        "--quiet",
+        "-v",
+        "-vv",
+        "-vvv",
+        "--verbose",
+        "--no-cache",
+        "--refresh",
+        "--offline",
+        "-U",
+        "--upgrade",
+        "--dry-run",
+        "--check",
+    }
+)
+_RUN_ONLY_OPTIONS = frozenset(
+    {"--cache-dir", "--max-age", "--timeout", "--retries", "-P", "--upgrade-package"}
+)
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """The command as a user would retype it (credentials redacted, run-only
+    options such as ``--cache-dir`` or ``-q`` left out)."""
+    import shlex
+
+    from ..net.redact import redact_text
+
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if arg in _RUN_ONLY_FLAGS:
+            continue
+        if name in _RUN_ONLY_OPTIONS:
+            skip = "=" not in arg
+            continue
+        kept.append(arg)
+    return redact_text(shlex.join(["lockpin", *kept]))

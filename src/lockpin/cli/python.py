@@ -1,0 +1,352 @@
+"""The Python commands: ``lockpin compile``, ``lockpin hash``, ``lockpin verify``.
+
+Each maps its arguments onto library values, calls one public function, prints the
+result and returns the exit code. Imported when the parser is built: lockpin's
+library modules are imported inside the ``run_*`` functions only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from . import _options as opt
+from . import _output as out
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["add_commands", "run_compile", "run_hash", "run_verify"]
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _add_hash(sub)
+    _add_verify(sub)
+    _add_compile(sub)
+
+
+def _add_hash(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    h = sub.add_parser(
+        "hash",
+        help="add sha256 hashes to a file of pinned requirements",
+        description="Add --hash=sha256:… for every file of each pinned release.",
+    )
+    h.set_defaults(run=run_hash)
+    h.add_argument("file", metavar="FILE")
+    h.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="write here instead of rewriting FILE in place ('-' for stdout)",
+    )
+    h.add_argument(
+        "--update", action="store_true", help="replace existing hashes that disagree with the index"
+    )
+    opt.add_target_options(h, what="(restricts hashes to files installable on it)")
+    opt.add_index_options(h)
+    opt.add_net_options(h)
+    opt.add_verbosity(h)
+
+
+def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    v = sub.add_parser(
+        "verify",
+        help="check a lockfile against the index: hashes and dependency closure",
+        description="Exit 0 when every pinned release's hashes are exactly what the index "
+        "serves and (for a lock) the pins are exactly the closure of its roots; "
+        "1 with a report otherwise; 2 on errors.",
+    )
+    v.set_defaults(run=run_verify)
+    v.add_argument("file", metavar="FILE")
+    v.add_argument(
+        "--download", action="store_true", help="also download every file and check its bytes"
+    )
+    closure = v.add_mutually_exclusive_group()
+    closure.add_argument(
+        "--closure",
+        dest="closure",
+        action="store_true",
+        default=None,
+        help="check the dependency closure even of a file without a lockpin/pip-compile/uv "
+        "header (the default for files with one); use it in CI",
+    )
+    closure.add_argument(
+        "--no-closure",
+        dest="closure",
+        action="store_false",
+        help="check hashes only",
+    )
+    opt.add_target_options(
+        v,
+        what="(default: the lock header's targets; expect only the files installable on them)",
+    )
+    opt.add_index_options(v)
+    opt.add_net_options(v)
+    opt.add_verbosity(v)
+
+
+def _add_compile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    c = sub.add_parser(
+        "compile",
+        help="resolve requirements into a hashed lockfile",
+        description="Resolve requirements for an explicit target and write a "
+        "--require-hashes lockfile.",
+    )
+    c.set_defaults(run=run_compile)
+    c.add_argument(
+        "src_files",
+        nargs="*",
+        metavar="SRC",
+        help="requirements.in / pyproject.toml files (default: requirements.in)",
+    )
+    c.add_argument(
+        "-o",
+        "--output-file",
+        metavar="OUT",
+        help="lockfile to write ('-' for stdout; default: requirements.txt next to "
+        "the first input, or pylock.toml with --format pylock)",
+    )
+    c.add_argument(
+        "-c",
+        "--constraint",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="constraints file (repeatable)",
+    )
+    c.add_argument(
+        "--extra",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="pyproject.toml optional-dependencies to include (repeatable)",
+    )
+    c.add_argument("--all-extras", action="store_true", help="include every extra")
+    c.add_argument(
+        "--group",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="PEP 735 dependency group from pyproject.toml (repeatable)",
+    )
+    c.add_argument("--pre", action="store_true", help="allow pre-releases")
+    c.add_argument(
+        "--exclude-newer",
+        metavar="TIMESTAMP",
+        help="ignore files uploaded after this RFC 3339 time or date",
+    )
+    c.add_argument(
+        "-U", "--upgrade", action="store_true", help="ignore the existing lockfile's pins"
+    )
+    c.add_argument(
+        "-P",
+        "--upgrade-package",
+        metavar="NAME[==VER]",
+        action="append",
+        default=[],
+        help="upgrade one package (repeatable)",
+    )
+    c.add_argument(
+        "--only-binary",
+        metavar="NAMES",
+        action="append",
+        default=[],
+        help="refuse sdists for these packages (':all:' for every one)",
+    )
+    c.add_argument(
+        "--no-binary",
+        metavar="NAMES",
+        action="append",
+        default=[],
+        help="refuse wheels for these packages (':all:' for every one); "
+        "--only-binary wins for a package named by both",
+    )
+    c.add_argument(
+        "--format",
+        choices=["requirements", "pylock"],
+        default="requirements",
+        help="requirements.txt (default) or PEP 751 pylock.toml",
+    )
+    c.add_argument(
+        "--target-hashes-only",
+        action="store_true",
+        help="hash only the files installable on the target(s)",
+    )
+    c.add_argument("--no-header", action="store_true", help="omit the header comment")
+    c.add_argument("--no-annotate", action="store_true", help="omit the '# via' notes")
+    c.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if the lockfile differs from what would be written; never write",
+    )
+    c.add_argument("--dry-run", action="store_true", help="print the lockfile; do not write")
+    opt.add_target_options(c, what="(default: the running interpreter)")
+    opt.add_index_options(c)
+    opt.add_net_options(c)
+    opt.add_verbosity(c)
+
+
+# -- hash ---------------------------------------------------------------------------------------
+
+
+def run_hash(args: argparse.Namespace) -> int:
+    from .. import hash_requirements
+
+    index, precedence = opt.index_config(args)
+    to_stdout = args.output == "-"
+    with out.progress(quiet=args.quiet) as progress:
+        result = hash_requirements(
+            args.file,
+            output=None if to_stdout else args.output,
+            write=not to_stdout,
+            index=index,
+            index_precedence=precedence,
+            target=opt.single_target(args),
+            update=args.update,
+            http=opt.http_config(args),
+            reporter=progress,
+        )
+    for w in result.warnings:
+        out.warn(w, quiet=args.quiet)
+    if to_stdout:
+        sys.stdout.write(result.text)
+    if result.disagreements and not args.update:
+        for d in result.disagreements:
+            print(f"lockpin: {d}", file=sys.stderr)
+        print(
+            "lockpin: nothing was written. If the index is right (a re-uploaded or "
+            "rebuilt file), rerun with --update to replace those hashes.",
+            file=sys.stderr,
+        )
+        return 1
+    if not to_stdout:
+        n = sum(len(r.files) for r in result.releases)
+        out.note(
+            f"{len(result.releases)} release(s), {n} file hash(es) -> {result.written}",
+            quiet=args.quiet,
+        )
+    return 0
+
+
+# -- verify -------------------------------------------------------------------------------------
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from .. import verify
+
+    index, precedence = opt.index_config(args)
+    with out.progress(quiet=args.quiet) as progress:
+        result = verify(
+            args.file,
+            index=index,
+            index_precedence=precedence,
+            targets=opt.targets(args),
+            download=args.download,
+            closure=args.closure,
+            http=opt.http_config(args),
+            reporter=progress,
+        )
+    for w in result.warnings:
+        out.warn(w, quiet=args.quiet)
+    for p in result.problems:
+        print(str(p))
+    if result.problems:
+        print(
+            f"lockpin: {args.file}: {len(result.problems)} problem(s) in "
+            f"{len({p.location for p in result.problems})} release(s).",
+            file=sys.stderr,
+        )
+        return 1
+    extra = f", {result.downloaded} file(s) downloaded and checked" if args.download else ""
+    if result.closure_targets:
+        extra += "; the pins are the complete dependency closure for " + "; ".join(
+            result.closure_targets
+        )
+    out.note(
+        f"{args.file}: {len(result.releases)} release(s) match the index{extra}.",
+        quiet=args.quiet,
+    )
+    return 0
+
+
+# -- compile ------------------------------------------------------------------------------------
+
+
+def _default_output(args: argparse.Namespace, src_files: list[str]) -> str:
+    name = "pylock.toml" if args.format == "pylock" else "requirements.txt"
+    first = src_files[0]
+    directory = os.path.dirname(first)
+    if first.endswith(".in") and args.format != "pylock":
+        return first[:-3] + ".txt"
+    return os.path.join(directory, name) if directory else name
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .. import compile as compile_lock
+    from .._io import atomic_write, read_input_bytes
+    from ..errors import InputError
+    from ..python.compile import parse_exclude_newer
+
+    src_files = list(args.src_files) or ["requirements.in"]
+    for src in src_files:
+        if not os.path.exists(src):
+            raise InputError(
+                f"{src}: no such file. Pass the requirements.in or pyproject.toml to lock."
+            )
+    output = args.output_file or _default_output(args, src_files)
+    to_stdout = output == "-" or args.dry_run
+    if output != "-" and os.path.abspath(output) in {os.path.abspath(s) for s in src_files}:
+        raise InputError(f"{output}: the output file is also an input; choose another -o.")
+    exclude_newer = parse_exclude_newer(args.exclude_newer) if args.exclude_newer else None
+    index, precedence = opt.index_config(args)
+    with out.progress(quiet=args.quiet) as progress:
+        lock = compile_lock(
+            src_files,
+            constraints=args.constraint,
+            extras=args.extra,
+            all_extras=args.all_extras,
+            groups=args.group,
+            targets=opt.targets(args),
+            index=index,
+            index_precedence=precedence,
+            pre=args.pre,
+            exclude_newer=exclude_newer,
+            only_binary=args.only_binary,
+            no_binary=args.no_binary,
+            existing=output if output != "-" and os.path.exists(output) else None,
+            upgrade=args.upgrade,
+            upgrade_packages=args.upgrade_package,
+            http=opt.http_config(args),
+            reporter=progress,
+        )
+    lock = dataclasses.replace(lock, command=opt.command_line(args.argv))
+    for w in lock.warnings:
+        out.warn(w, quiet=args.quiet)
+    if args.format == "pylock":
+        text = lock.to_pylock(target_hashes_only=args.target_hashes_only)
+    else:
+        text = lock.to_requirements_txt(
+            header=not args.no_header,
+            annotate=not args.no_annotate,
+            target_hashes_only=args.target_hashes_only,
+        )
+    if args.check:
+        try:  # size-capped, regular files only: the output path may name a device
+            current = read_input_bytes(output, what="lockfile").decode("utf-8", "replace")
+        except (OSError, InputError):
+            current = ""
+        if current == text:
+            out.note(f"{output} is up to date.", quiet=args.quiet)
+            return 0
+        out.write_check_diff(output, current, text)
+        out.note(f"{output} is out of date; run lockpin compile to update it.")
+        return 1
+    if to_stdout:
+        sys.stdout.write(text)
+        return 0
+    atomic_write(output, text)
+    out.note(f"{len(lock.packages)} package(s) pinned -> {output}", quiet=args.quiet)
+    return 0
