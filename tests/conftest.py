@@ -1,4 +1,5 @@
-"""Shared fixtures: a standard set of tiny real distributions, local indexes, pip venvs.
+"""Shared fixtures: a standard set of tiny real distributions, local indexes, pip venvs
+(their value types and the pip helpers are in support.py).
 
 The standard set (built once per session into ``dist_dir``; upload times UTC):
 
@@ -42,11 +43,9 @@ machine's pip configuration).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +53,7 @@ import pytest
 
 from fixtures.dists import build_sdist, build_wheel
 from fixtures.index_server import IndexServer
+from support import PipEnv, Published, StandardSet, run_pip_in
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -65,21 +65,6 @@ PLATWHEEL_TAGS = (
     "cp312-cp312-win_amd64",
     "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64",
 )
-
-
-@dataclass(frozen=True)
-class Published:
-    """One file of the standard set and the ``IndexServer.add_file`` options it is served with."""
-
-    path: Path
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class StandardSet:
-    root: Path
-    files: tuple[Published, ...]
-    moved: dict[str, str]  # project -> page path
 
 
 def _utc(year: int, month: int, day: int) -> datetime:
@@ -183,63 +168,6 @@ def make_index(standard_set: StandardSet) -> Iterator[Callable[..., IndexServer]
 
 
 # -- pip in throw-away venvs -------------------------------------------------
-
-
-def pip_environ(cache_dir: Path) -> dict[str, str]:
-    """This process's environment minus any pip configuration, plus hermetic settings.
-
-    The machine has /etc/pip.conf, /etc/xdg/pip/pip.conf (a constraints file)
-    and PIP_FIND_LINKS set globally; none of it may leak into a test.
-    """
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
-    env.pop("PYTHONPATH", None)
-    env.update(
-        {
-            "PIP_CONFIG_FILE": os.devnull,
-            "PIP_NO_INPUT": "1",
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-            "PIP_CACHE_DIR": str(cache_dir),
-            "PIP_DEFAULT_TIMEOUT": "30",
-        }
-    )
-    return env
-
-
-def run_pip_in(venv: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run ``<venv>/bin/python -m pip *args`` isolated; on failure show pip's output."""
-    result = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", *args],
-        env=pip_environ(venv / ".pip-cache"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        pytest.fail(
-            f"pip {' '.join(args)} exited {result.returncode}\n"
-            f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
-        )
-    return result
-
-
-@dataclass(frozen=True)
-class PipEnv:
-    path: Path
-
-    @property
-    def python(self) -> Path:
-        return self.path / "bin" / "python"
-
-    def pip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run_pip_in(self.path, *args, check=check)
-
-    def run(self, code: str) -> str:
-        """Run Python code in the venv; return its stdout."""
-        result = subprocess.run(
-            [str(self.python), "-c", code], capture_output=True, text=True, check=True, timeout=60
-        )
-        return result.stdout
 
 
 @pytest.fixture(scope="session")

@@ -1,27 +1,36 @@
-"""Small helpers shared by the hash/verify/HTTP test modules (no fixtures here)."""
+"""Small helpers shared by the test modules (no fixtures here: those are in conftest.py).
+
+Test modules import from here, never from ``conftest`` (pytest imports that one itself).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from lockpin.cli import main
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    import pytest
-
 __all__ = [
     "CliRun",
+    "PipEnv",
+    "Published",
+    "StandardSet",
     "build_two_index_files",
     "closed_port",
     "dir_state",
+    "pip_environ",
     "run_cli",
+    "run_pip_in",
     "run_subprocess",
     "sha256_file",
 ]
@@ -102,3 +111,81 @@ def build_two_index_files(tmp_path: Path) -> dict[str, Path]:
     }
     assert sha256_file(files["first-wheel"]) != sha256_file(files["second-wheel"])
     return files
+
+
+# -- the standard set (built by conftest.py) -----------------------------------
+
+
+@dataclass(frozen=True)
+class Published:
+    """One file of the standard set and the ``IndexServer.add_file`` options it is served with."""
+
+    path: Path
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StandardSet:
+    root: Path
+    files: tuple[Published, ...]
+    moved: dict[str, str]  # project -> page path
+
+
+# -- pip in throw-away venvs -------------------------------------------------
+
+
+def pip_environ(cache_dir: Path) -> dict[str, str]:
+    """This process's environment minus any pip configuration, plus hermetic settings.
+
+    The machine has /etc/pip.conf, /etc/xdg/pip/pip.conf (a constraints file)
+    and PIP_FIND_LINKS set globally; none of it may leak into a test.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
+    env.pop("PYTHONPATH", None)
+    env.update(
+        {
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_NO_INPUT": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_CACHE_DIR": str(cache_dir),
+            "PIP_DEFAULT_TIMEOUT": "30",
+        }
+    )
+    return env
+
+
+def run_pip_in(venv: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``<venv>/bin/python -m pip *args`` isolated; on failure show pip's output."""
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", *args],
+        env=pip_environ(venv / ".pip-cache"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"pip {' '.join(args)} exited {result.returncode}\n"
+            f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class PipEnv:
+    path: Path
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+    def pip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run_pip_in(self.path, *args, check=check)
+
+    def run(self, code: str) -> str:
+        """Run Python code in the venv; return its stdout."""
+        result = subprocess.run(
+            [str(self.python), "-c", code], capture_output=True, text=True, check=True, timeout=60
+        )
+        return result.stdout

@@ -1,7 +1,7 @@
 """Errors that carry data: :class:`BuildError` says whether a failure is transient and
 which sdist failed, and a PEP 517 build step that never ends is stopped.
 
-(:class:`ResolutionError.conflicts` is tested with the resolver, in test_resolver.py.)
+(:class:`ResolutionError.conflicts` is tested with the resolver, in python/test_provider.py.)
 """
 
 from __future__ import annotations

@@ -17,12 +17,14 @@ import zipfile
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from ..errors import BuildError
+from ..net.policy import is_loopback
 from ..net.redact import redact_text, split_auth
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable, Collection, Mapping
 
     from .index import IndexConfig
 
@@ -239,8 +241,24 @@ def _run(
         )
 
 
+def _trusted_host(url: str, allowed: Collection[str]) -> str | None:
+    """``HOST[:PORT]`` of a plain-http ``url`` the user allowed (``HOST`` or
+    ``HOST:PORT`` in ``allowed``, as :func:`lockpin.net.policy.check_url` reads it), for
+    pip's ``--trusted-host``; ``None`` for any other URL. Loopback hosts need no such
+    option: pip trusts them too."""
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        return None
+    host = (parts.hostname or "").lower()
+    netloc = parts.netloc.rpartition("@")[2].lower()  # never the credentials
+    port = netloc.rpartition("]")[2].partition(":")[2] or "80"
+    if not host or is_loopback(host) or (host not in allowed and f"{host}:{port}" not in allowed):
+        return None
+    return netloc
+
+
 def _pip_sources(
-    index: IndexConfig, environ: Mapping[str, str]
+    index: IndexConfig, environ: Mapping[str, str], *, allow_insecure_hosts: Collection[str] = ()
 ) -> tuple[list[str], dict[str, str]]:
     """pip options naming where build requirements come from.
 
@@ -252,11 +270,21 @@ def _pip_sources(
     environment additions)``; values already in the user's environment for the
     list-valued variables are kept, as pip would have combined them with the
     command line before.
+
+    A source on plain ``http://`` whose host the user allowed (``allow_insecure_hosts``,
+    as in :class:`~lockpin.net.config.HttpConfig`) is passed as ``--trusted-host
+    HOST[:PORT]`` (a host name is no secret), or pip would ignore it. Only such hosts:
+    pip's ``--trusted-host`` also turns off TLS checks for ``https://`` to the host,
+    which lockpin never does for a host reached over https.
     """
     args: list[str] = []
     secret: dict[str, list[str]] = {}
+    trusted: dict[str, None] = {}
 
     def place(option: str, variable: str, url: str) -> None:
+        host = _trusted_host(split_auth(url)[0], allow_insecure_hosts)
+        if host is not None:
+            trusted[host] = None
         if split_auth(url)[1] is None:
             args.extend([option, url])
         else:
@@ -271,6 +299,8 @@ def _pip_sources(
             place("--extra-index-url", "PIP_EXTRA_INDEX_URL", extra)
     for link in index.find_links:
         place("--find-links", "PIP_FIND_LINKS", link)
+    for host in trusted:
+        args.extend(["--trusted-host", host])
     env: dict[str, str] = {}
     for variable, urls in secret.items():
         kept = environ.get(variable, "") if variable != "PIP_INDEX_URL" else ""
@@ -338,7 +368,13 @@ def _hook_result(out: Path, filename: str, what: str) -> object:
 
 
 def _build_sync(
-    data: bytes, filename: str, index: IndexConfig, python: str, timeout: float
+    data: bytes,
+    filename: str,
+    index: IndexConfig,
+    python: str,
+    timeout: float,
+    *,
+    allow_insecure_hosts: Collection[str],
 ) -> bytes:
     from .metadata import MAX_METADATA_BYTES
 
@@ -368,7 +404,9 @@ def _build_sync(
             transient=True,
         )
         env_python = str(env_dir / ("Scripts" if os.name == "nt" else "bin") / "python")
-        sources, secret_env = _pip_sources(index, os.environ)
+        sources, secret_env = _pip_sources(
+            index, os.environ, allow_insecure_hosts=allow_insecure_hosts
+        )
         pip_args = [env_python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
         pip_args += sources
         pip_env = {**os.environ, **secret_env} if secret_env else None
@@ -431,18 +469,28 @@ def _build_sync(
 
 
 def make_metadata_builder(
-    index: IndexConfig, *, python: str | None = None, timeout: float | None = None
+    index: IndexConfig,
+    *,
+    python: str | None = None,
+    timeout: float | None = None,
+    allow_insecure_hosts: Collection[str] = (),
 ) -> Callable[[bytes, str], Awaitable[bytes]]:
     """The PEP 517 fallback, run in a worker thread so fetches continue.
 
     ``python`` runs the build environments (default: this interpreter); each build
     step may take ``timeout`` seconds (default :data:`BUILD_STEP_TIMEOUT`).
+    ``allow_insecure_hosts`` are the plain-http hosts lockpin may reach
+    (``HttpConfig.allow_insecure_hosts``): the pip that installs build requirements
+    trusts those among its index and find-links hosts (see :func:`_pip_sources`).
     """
     interpreter = python or sys.executable
+    hosts = frozenset(h.lower() for h in allow_insecure_hosts)
 
     async def build(data: bytes, filename: str) -> bytes:
         log.info("building metadata of %s (PEP 517)", filename)
         limit = BUILD_STEP_TIMEOUT if timeout is None else timeout
-        return await asyncio.to_thread(_build_sync, data, filename, index, interpreter, limit)
+        return await asyncio.to_thread(
+            _build_sync, data, filename, index, interpreter, limit, allow_insecure_hosts=hosts
+        )
 
     return build

@@ -228,7 +228,11 @@ def compile_lock(
 
     from .build import make_metadata_builder
 
-    builder = make_metadata_builder(config, python=build_isolation_python)
+    builder = make_metadata_builder(
+        config,
+        python=build_isolation_python,
+        allow_insecure_hosts=http.allow_insecure_hosts if http is not None else (),
+    )
     if reporter is not None:
         builder = _reporting_builder(builder, reporter)
     with LoopThread() as lt:

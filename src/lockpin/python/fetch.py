@@ -28,7 +28,10 @@ checked as far as it can be:
   pip and uv, it is taken on the index's word: exactly as trustworthy as TLS to
   that index. The lock still pins the page's hashes, so pip installs nothing
   else; a lying index can at worst make the dependency set wrong. What is cheap
-  is still checked: the size the server reports for the file must be the page's.
+  is still checked: the size the server reports for the file must be the page's,
+  and the METADATA member must inflate completely to the size and CRC-32 its zip
+  directory entry states (a damaged member is an error; a range answered short
+  falls back to downloading the wheel).
 * whatever the source, the metadata's Name and Version must be the file name's
   (:func:`~lockpin.python.metadata.check_identity`).
 
@@ -66,6 +69,7 @@ from .metadata import (
     _central_directory,
     _extract,
     _find_metadata_member,
+    _local_span,
     _too_big,
     check_identity,
     parse_core_metadata,
@@ -322,17 +326,22 @@ class MetadataFetcher:
         if member is None:
             return None
         keys = (self._url_key(f),)
-        need_end = member.offset + 30 + member.name_len + 1024 + member.compressed_size
-        if member.offset >= tail_start and need_end - tail_start <= len(tail) + 1024:
-            blob = tail[member.offset - tail_start :]
-            try:
-                return _extract(member, blob, source=source), keys
-            except IndexResponseError:
-                pass
-        resp2 = await self.http.get_range(f.url, start=member.offset, end=min(need_end, total - 1))
-        if resp2.status != 206:
-            return None
-        return _extract(member, resp2.content, source=source), keys
+        # The member's local header and data, from the tail when it holds them, else by
+        # range requests: first a guess (the local extra field is rarely over 1 KiB), then,
+        # once the header tells, exactly what is missing. A range answered short is the
+        # server's fault (download the wheel instead); a member cut by the end of the file
+        # is the file's (an error, as the whole file would give).
+        blob = tail[member.offset - tail_start :] if member.offset >= tail_start else b""
+        guess = 30 + member.name_len + 1024 + member.compressed_size
+        for _ in range(2):
+            end = min(member.offset + (_local_span(member, blob) or guess), total)
+            if member.offset + len(blob) >= end:
+                break  # all that is needed, or all the file has
+            more = await self.http.get_range(f.url, start=member.offset, end=end - 1)
+            if more.status != 206 or len(more.content) != end - member.offset:
+                return None
+            blob = more.content
+        return _extract(member, blob, source=source), keys
 
     async def _sdist(self, f: DistFile) -> tuple[bytes, tuple[str, ...]]:
         source = redact_url(f.url)

@@ -309,10 +309,15 @@ async def _download_check(
     return problems
 
 
-def _header_targets(header: LockHeader, path: str) -> tuple[Target, ...]:
+def _header_targets(
+    header: LockHeader, path: str, *, running: Version
+) -> tuple[tuple[Target, ...], list[str]]:
     """The targets a lock was made for, from its header: lockpin's "for ..." lines,
     pip-compile's "with Python X.Y", else ``--python-version``/``--platform`` in
-    the recorded command. Empty when the header says nothing."""
+    the recorded command. Empty when the header says nothing. Also the warnings to
+    show: a patch level assumed (see :func:`_interpreter_version`).
+
+    ``running`` is the version of the interpreter lockpin runs on."""
     from .target import parse_target
 
     def parse(version: str | None, platform: str | None, what: str) -> Target:
@@ -326,17 +331,44 @@ def _header_targets(header: LockHeader, path: str) -> tuple[Target, ...]:
             ) from exc
 
     if header.targets:
-        return tuple(parse(v, p, f"{v} on {p}") for v, p in header.targets)
+        return tuple(parse(v, p, f"{v} on {p}") for v, p in header.targets), []
     if header.python is not None:
-        return (parse(header.python, None, f"Python {header.python}"),)
+        checked, warning = _interpreter_version(header.python, running)
+        warnings = [f"{path}:{header.line}: {warning}"] if warning else []
+        return (parse(checked, None, f"Python {header.python}"),), warnings
     versions = header.option_values("--python-version")
     platforms = header.option_values("--platform") if header.tool == "lockpin" else []
     if not versions and not platforms:
-        return ()
+        return (), []
     version = versions[-1] if versions else None
     if not platforms:
-        return (parse(version, None, f"Python {version}"),)
-    return tuple(parse(version, p, f"{version} on {p}") for p in platforms)
+        return (parse(version, None, f"Python {version}"),), []
+    return tuple(parse(version, p, f"{version} on {p}") for p in platforms), []
+
+
+def _interpreter_version(stated: str, running: Version) -> tuple[str, str | None]:
+    """The version to check a lock for whose header names only the ``X.Y`` of the
+    interpreter that made it (pip-compile's "with Python 3.11"), and a warning when
+    its patch level had to be assumed.
+
+    Markers can compare the full version (redis requires async-timeout on
+    ``python_full_version < "3.11.3"``), so ``X.Y`` alone is not enough: when
+    lockpin runs on an ``X.Y.Z``, that is taken, as the lock was most likely made
+    where it is checked; else ``X.Y.0``, with a warning that says how to choose.
+    ``--python-version X.Y`` typed by a user (lockpin's and uv's headers) means
+    ``X.Y.0`` to both tools, and is never adjusted.
+    """
+    parts = stated.split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return stated, None
+    if running.release[:2] == (int(parts[0]), int(parts[1])):
+        return str(running), None
+    return stated, (
+        f"the header records only Python {stated}, without its patch level; the dependency "
+        f"closure was checked for {stated}.0, and markers on python_full_version may differ "
+        f"on a later {stated}.x. Pass --python-version {stated}.Z (the patch level the lock "
+        f"is for), or run verify with a Python {stated}."
+    )
 
 
 async def _release_metadata(
@@ -442,7 +474,10 @@ def verify(
     http = allow_trusted_hosts(http, options)
     unhashed = [req for req, _ in pins if not req.hashes]
     chosen = (target,) if target is not None else tuple(targets)
-    lock_targets = chosen or (_header_targets(header, src) if closing else ())
+    lock_targets: tuple[Target, ...] = chosen
+    if not chosen and closing:
+        lock_targets, assumed = _header_targets(header, src, running=host_target().python_version)
+        warnings.extend(assumed)
     closure_targets = (lock_targets or (host_target(),)) if closing else ()
     # A lock made with --target-hashes-only lists only its targets' files.
     hash_targets = chosen or (lock_targets if header.has_flag("--target-hashes-only") else ())
@@ -465,7 +500,11 @@ def verify(
             from .build import make_metadata_builder
             from .fetch import MetadataFetcher
 
-            fetcher = MetadataFetcher(client_http, build_metadata=make_metadata_builder(config))
+            builder = make_metadata_builder(
+                config,
+                allow_insecure_hosts=http.allow_insecure_hosts if http is not None else (),
+            )
+            fetcher = MetadataFetcher(client_http, build_metadata=builder)
             metadata, unreadable = await _release_metadata(
                 client, fetcher, pins, closure_targets[0]
             )

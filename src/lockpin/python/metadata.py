@@ -24,19 +24,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import lzma
 import re
 import struct
 import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass
-from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ..errors import IndexResponseError, InvalidMetadataError
+from ..errors import IndexResponseError, InvalidMetadataError, LockpinError
 from .models import parse_filename
 
 __all__ = [
@@ -173,8 +173,31 @@ def check_identity(meta: CoreMetadata, filename: str, *, source: str) -> None:
     )
 
 
+#: What a damaged or hostile archive makes :mod:`zipfile` / :mod:`tarfile` and the
+#: decompressors raise (besides lockpin's own errors): ``ValueError`` covers a negative seek
+#: from a bad offset and undecodable names, ``struct.error`` a cut extra field,
+#: ``OverflowError`` a zip64 offset past what a seek takes.
+_ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    lzma.LZMAError,
+    zlib.error,
+    struct.error,
+    OSError,
+    EOFError,
+    ValueError,
+    OverflowError,
+    NotImplementedError,
+    RuntimeError,
+)
+
+
 def wheel_metadata_from_zip(data: bytes, *, source: str) -> bytes:
-    """The ``*.dist-info/METADATA`` member of a whole wheel (exactly one)."""
+    """The ``*.dist-info/METADATA`` member of a whole wheel (exactly one).
+
+    A damaged or hostile archive is an :class:`IndexResponseError` naming ``source``;
+    :mod:`zipfile` checks the member's CRC-32, and its size must be the directory's.
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             found = [i for i in zf.infolist() if _DIST_INFO_METADATA.match(i.filename)]
@@ -191,25 +214,37 @@ def wheel_metadata_from_zip(data: bytes, *, source: str) -> bytes:
                     content = fh.read(MAX_METADATA_BYTES + 1)
                 if len(content) > MAX_METADATA_BYTES:
                     raise _too_big(source, "METADATA", None, MAX_METADATA_BYTES)
+                if len(content) != info.file_size:
+                    raise zipfile.BadZipFile(
+                        f"METADATA is {len(content)} bytes, its directory entry says "
+                        f"{info.file_size}"
+                    )
                 return content
-    except (
-        zipfile.BadZipFile,
-        OSError,
-        zlib.error,
-        EOFError,
-        NotImplementedError,
-        RuntimeError,
-    ) as exc:
-        raise IndexResponseError(f"{source} is not a valid wheel ({exc}).", url=source) from exc
+    except LockpinError:
+        raise
+    except _ARCHIVE_ERRORS as exc:
+        raise IndexResponseError(
+            f"{source} is not a valid wheel ({exc}); the file is damaged or not a wheel. "
+            "Use another release, or ask the index to fix it.",
+            url=source,
+        ) from exc
     raise IndexResponseError(f"{source} has no .dist-info/METADATA.", url=source)
 
 
 @dataclass(frozen=True, slots=True)
 class _Member:
-    offset: int
+    """A METADATA member as its central directory entry states it."""
+
+    offset: int  # of its local header, from the start of the file
     compressed_size: int
     method: int
     name_len: int
+    crc32: int
+    size: int  # uncompressed
+
+
+_LOCAL_HEADER = b"PK\x03\x04"
+_LOCAL_FIXED = 30  # bytes of a local header before its name and extra field
 
 
 def _central_directory(tail: bytes) -> tuple[int, int] | None:
@@ -239,7 +274,7 @@ def _find_metadata_member(tail: bytes, tail_start: int, *, source: str) -> _Memb
         if tail[pos : pos + 4] != b"PK\x01\x02":
             return None
         method = struct.unpack_from("<H", tail, pos + 10)[0]
-        csize, usize = struct.unpack_from("<II", tail, pos + 20)
+        crc, csize, usize = struct.unpack_from("<III", tail, pos + 16)
         nlen, xlen, clen = struct.unpack_from("<HHH", tail, pos + 28)
         offset = struct.unpack_from("<I", tail, pos + 42)[0]
         name = tail[pos + 46 : pos + 46 + nlen].decode("utf-8", "replace")
@@ -249,26 +284,56 @@ def _find_metadata_member(tail: bytes, tail_start: int, *, source: str) -> _Memb
                     f"{source} has several .dist-info/METADATA files; a wheel has one.",
                     url=source,
                 )
-            if offset == 0xFFFFFFFF or csize == 0xFFFFFFFF:
-                return None
+            if 0xFFFFFFFF in (offset, csize, usize):
+                return None  # zip64: the true values are in the extra field; download it
             if max(csize, usize) > MAX_METADATA_BYTES:
                 raise _too_big(source, "METADATA", max(csize, usize), MAX_METADATA_BYTES)
-            member = _Member(offset, csize, method, nlen)
+            member = _Member(offset, csize, method, nlen, crc, usize)
         pos += 46 + nlen + xlen + clen
     return member
 
 
-def _extract(member: _Member, blob: bytes, *, source: str) -> bytes:
-    """``blob`` starts at the member's local header."""
-    if blob[:4] != b"PK\x03\x04":
-        raise IndexResponseError(f"{source}: bad local zip header for METADATA.", url=source)
+def _local_span(member: _Member, blob: bytes) -> int | None:
+    """Bytes from the member's local header to the end of its data, once ``blob`` (which
+    starts at that header) holds the header's fixed part; else ``None``."""
+    if len(blob) < _LOCAL_FIXED:
+        return None
+    nlen: int
+    xlen: int
     nlen, xlen = struct.unpack_from("<HH", blob, 26)
-    data = blob[30 + nlen + xlen : 30 + nlen + xlen + member.compressed_size]
+    return _LOCAL_FIXED + nlen + xlen + member.compressed_size
+
+
+def _extract(member: _Member, blob: bytes, *, source: str) -> bytes:
+    """The member's content; ``blob`` starts at its local header.
+
+    The content must be exactly what the central directory entry states: the deflate
+    stream complete, the size and CRC-32 the entry's. A damaged member (a truncated
+    stream would turn ``Requires-Dist: q>=1`` into ``q``) is an error naming ``source``.
+    Bytes after the end of a deflate stream (a compressed size stated too large) are
+    ignored, as :mod:`zipfile` does: the size and CRC-32 vouch for the content.
+    """
+
+    def damaged(what: str) -> IndexResponseError:
+        return IndexResponseError(
+            f"{source}: METADATA {what}; the wheel is damaged or was altered. lockpin "
+            "refuses it: use another release, or ask the index to fix the file.",
+            url=source,
+        )
+
+    if blob[:4] != _LOCAL_HEADER:
+        raise IndexResponseError(f"{source}: bad local zip header for METADATA.", url=source)
+    span = _local_span(member, blob)
+    if span is None:
+        raise damaged(f"is cut short: a short read of its local header ({len(blob)} bytes)")
+    data = blob[span - member.compressed_size : span]
     if len(data) != member.compressed_size:
-        raise IndexResponseError(f"{source}: short read of METADATA.", url=source)
+        raise damaged(
+            f"is cut short: a short read of {len(data)} of {member.compressed_size} bytes"
+        )
     if member.method == 0:
-        return data
-    if member.method == 8:
+        content = data
+    elif member.method == 8:
         # Bounded: a few KiB of deflate can claim to expand to gigabytes.
         inflater = zlib.decompressobj(-15)
         try:
@@ -279,8 +344,16 @@ def _extract(member: _Member, blob: bytes, *, source: str) -> bytes:
             ) from exc
         if len(content) > MAX_METADATA_BYTES:
             raise _too_big(source, "METADATA", None, MAX_METADATA_BYTES)
-        return content
-    raise IndexResponseError(f"{source}: METADATA uses zip method {member.method}.", url=source)
+        if not inflater.eof:
+            raise damaged("does not inflate: its deflate stream is cut short")
+    else:
+        raise IndexResponseError(f"{source}: METADATA uses zip method {member.method}.", url=source)
+    if len(content) != member.size:
+        raise damaged(f"is {len(content)} bytes, but its zip directory entry says {member.size}")
+    crc = zlib.crc32(content)
+    if crc != member.crc32:
+        raise damaged(f"has CRC-32 {crc:08x}, but its zip directory entry says {member.crc32:08x}")
+    return content
 
 
 def metadata_from_pyproject(
@@ -392,16 +465,14 @@ def read_sdist_metadata(
                             members[parts[1]] = stream.read(MAX_SDIST_MEMBER_BYTES + 1)
                         if len(members) == len(wanted):
                             break
-    except (
-        tarfile.TarError,
-        zipfile.BadZipFile,
-        OSError,
-        EOFError,
-        zlib.error,
-        NotImplementedError,
-        RuntimeError,
-    ) as exc:
-        raise IndexResponseError(f"{source} is not a readable sdist ({exc}).", url=source) from exc
+    except LockpinError:
+        raise
+    except _ARCHIVE_ERRORS as exc:
+        raise IndexResponseError(
+            f"{source} is not a readable sdist ({exc}); the file is damaged or not an sdist. "
+            "Use another release, or ask the index to fix it.",
+            url=source,
+        ) from exc
     if "PKG-INFO" in members:
         meta = parse_core_metadata(members["PKG-INFO"], source=source)
         if _static_pkg_info(meta):
@@ -417,14 +488,3 @@ def read_sdist_metadata(
         if meta2 is not None:
             return meta2
     return None
-
-
-def __getattr__(name: str) -> Any:
-    # MetadataFetcher moved to lockpin.python.fetch (issue 8). Kept, loaded only when
-    # asked for, until tests/test_ziptail.py imports it from there; importing this
-    # module never loads the network layer.
-    if name == "MetadataFetcher":
-        import importlib
-
-        return importlib.import_module(".fetch", __package__).MetadataFetcher
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,14 +16,13 @@ import pytest
 from packaging.utils import NormalizedName
 
 import lockpin
-from conftest import pip_environ
 from fixtures.dists import build_wheel
 from lockpin.net.http import HttpConfig
 from lockpin.python.hashing import VerifyProblem
 from lockpin.python.index import IndexConfig
 from lockpin.python.lockcheck import lock_pins, parse_header
 from lockpin.python.reqfile import split_blocks
-from support import run_cli, run_subprocess, sha256_file
+from support import pip_environ, run_cli, run_subprocess, sha256_file
 
 if TYPE_CHECKING:
     from collections.abc import Callable

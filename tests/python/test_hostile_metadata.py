@@ -10,6 +10,7 @@ duplicate ``Requires-Dist`` lines.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
@@ -472,6 +473,118 @@ def test_pip_sources_keep_credentials_in_the_environment() -> None:
         "PIP_EXTRA_INDEX_URL": "https://mine/ https://tok@other.example/simple/",
         "PIP_FIND_LINKS": "https://u:pw@links.example/",
     }
+
+
+def test_pip_sources_trust_the_plain_http_hosts_the_user_allowed() -> None:
+    from lockpin.python.index import IndexConfig
+
+    config = IndexConfig(
+        index_url="http://u:pw@pypi.internal:8080/simple/",
+        extra_index_urls=(
+            "https://pypi.internal/simple/",  # https: pip must keep checking its TLS
+            "http://mirror.internal/simple/",
+            "http://127.0.0.1:9/simple/",  # loopback: pip trusts it already
+            "http://other.internal/simple/",  # not allowed (lockpin refuses it)
+        ),
+        find_links=("/srv/wheels", "http://PYPI.internal:8080/links/"),
+    )
+    args, env = build_module._pip_sources(
+        config, {}, allow_insecure_hosts=frozenset({"pypi.internal", "mirror.internal:80"})
+    )
+    trusted = [args[i + 1] for i, a in enumerate(args) if a == "--trusted-host"]
+    assert trusted == ["pypi.internal:8080", "mirror.internal"]
+    assert not [a for a in args if "pw" in a]  # a host name, never the credentials
+    assert env == {"PIP_INDEX_URL": "http://u:pw@pypi.internal:8080/simple/"}
+    # the sources as without allowed hosts, then the hosts
+    assert args[: args.index("--trusted-host")] == build_module._pip_sources(config, {})[0]
+
+
+def test_build_requirements_install_trusts_the_allowed_plain_http_index(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The argv of the pip that installs build requirements, recorded (nothing runs)."""
+    from lockpin.python.index import IndexConfig
+
+    sdist = build_sdist(
+        tmp_path,
+        "victim",
+        "1.0",
+        requires=["alpha"],
+        dynamic=["Requires-Dist"],
+        static_pyproject=False,
+    )
+    data = _with_build_requirements(sdist, '["beta>=1"]')
+    argvs: list[list[str]] = []
+
+    def recording_run(cmd: list[str], *, filename: str, **_: object) -> None:
+        argvs.append(cmd)
+        if cmd[1:4] == ["-m", "pip", "install"]:
+            raise BuildError("stopped after the install step", filename=filename)
+
+    monkeypatch.setattr(build_module, "_run", recording_run)
+    builder = build_module.make_metadata_builder(
+        IndexConfig(index_url="http://pypi.internal:8080/simple/"),
+        allow_insecure_hosts=frozenset({"PyPI.internal"}),
+    )
+
+    async def run() -> bytes:
+        return await builder(data, sdist.name)
+
+    with pytest.raises(BuildError, match="stopped after the install step"):
+        asyncio.run(run())
+    [pip] = [a for a in argvs if a[1:4] == ["-m", "pip", "install"]]
+    assert pip[pip.index("--index-url") :] == [
+        "--index-url",
+        "http://pypi.internal:8080/simple/",
+        "--trusted-host",
+        "pypi.internal:8080",
+        "--",
+        "beta>=1",
+    ]
+
+
+def test_compile_hands_its_allowed_hosts_to_the_build(
+    make_index: Callable[..., IndexServer],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``--allow-insecure-host`` and an input's ``--trusted-host`` line reach the builder."""
+    root = tmp_path_factory.mktemp("trustedbuild")
+    sdist = build_sdist(
+        root, "victim", "1.0", requires=["alpha"], dynamic=["Requires-Dist"], static_pyproject=False
+    )
+    server = make_index()
+    server.add_file(sdist, upload_time=WHEN)
+    given: list[frozenset[str]] = []
+
+    def fake_builder(
+        index: object, *, allow_insecure_hosts: Sequence[str] = (), **_: object
+    ) -> Callable[[bytes, str], Any]:
+        given.append(frozenset(allow_insecure_hosts))
+
+        async def build(data: bytes, filename: str) -> bytes:
+            return metadata_text("victim", "1.0", requires=["alpha"]).encode()
+
+        return build
+
+    monkeypatch.setattr(build_module, "make_metadata_builder", fake_builder)
+    Path("requirements.in").write_text("--trusted-host mirror.internal\nvictim\n")
+    run = run_cli(
+        capsys,
+        "compile",
+        "requirements.in",
+        "-o",
+        "-",
+        "-i",
+        server.simple_url,
+        "--allow-insecure-host",
+        "pypi.internal:8080",
+        *TARGET,
+    )
+    assert run.code == 0, run.both
+    assert pins_of(run.out) == {"alpha": "1.1", "victim": "1.0"}
+    assert given == [frozenset({"pypi.internal:8080", "mirror.internal"})]
 
 
 # -- (f) duplicate Requires-Dist lines cost linear work ---------------------------------------

@@ -21,8 +21,8 @@ from lockpin.python.index import IndexConfig
 from lockpin.python.target import parse_target
 
 if TYPE_CHECKING:
-    from conftest import StandardSet
     from fixtures.index_server import IndexServer
+    from support import StandardSet
 
 AMD64 = parse_target(python_version="3.12", platform="linux/amd64")
 ERASE = "\r\x1b[K"

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from conftest import PipEnv
     from fixtures.index_server import IndexServer
+    from support import PipEnv
 
 SECRET = "Sup3r-s3cret-T0ken"
 BOGUS = "0123456789abcdef" * 4

@@ -7,6 +7,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 import pytest
+from packaging.utils import NormalizedName
 
 import lockpin
 from fixtures.dists import build_wheel
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from fixtures.index_server import IndexServer
 
 BOGUS = "fedcba9876543210" * 4
+ALPHA = NormalizedName("alpha")
 PLAT = {
     "arm64": "platwheel-1.0-cp312-cp312-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
     "amd64": "platwheel-1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
@@ -345,10 +347,10 @@ def test_api_verify_returns_a_typed_result(
     assert not bad.ok
     assert bad.downloaded == 4
     assert bad.problems == (
-        VerifyProblem("extra", "alpha", "1.0", f"{lockfile}:1", actual=BOGUS),
+        VerifyProblem("extra", ALPHA, "1.0", f"{lockfile}:1", actual=BOGUS),
         VerifyProblem(
             "missing",
-            "alpha",
+            ALPHA,
             "1.0",
             f"{lockfile}:1",
             filename="alpha-1.0.tar.gz",

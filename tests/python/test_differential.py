@@ -12,7 +12,7 @@ A ``linux/arm64`` lock must also be accepted by
 
 Run as a script for the comparison table::
 
-    .venv/bin/python tests/test_differential.py [SET ...]
+    .venv/bin/python tests/python/test_differential.py [SET ...]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SETS_DIR = ROOT / "benchmarks" / "sets"
 EXCLUDE_NEWER = "2026-10-01T00:00:00Z"
 UV_PLATFORM = "x86_64-manylinux_2_28"  # uv's name for lockpin's linux/amd64
@@ -332,7 +332,7 @@ def test_same_pins_and_hashes_as_uv(name: str, uv: str, tmp_path: Path) -> None:
 @pytest.mark.network
 @pytest.mark.slow
 def test_pip_download_accepts_an_arm64_lock(tmp_path: Path, target_hashes_only: bool) -> None:
-    from conftest import pip_environ
+    from support import pip_environ
 
     src = tmp_path / "arm.in"
     src.write_text("flask\nmarkupsafe\npyyaml\n")

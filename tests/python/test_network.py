@@ -18,7 +18,7 @@ from support import run_cli
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from conftest import PipEnv
+    from support import PipEnv
 
 pytestmark = pytest.mark.network
 

@@ -29,8 +29,8 @@ from support import run_cli, sha256_file
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from io import BufferedIOBase
     from pathlib import Path
-    from typing import BinaryIO
 
     from fixtures.index_server import IndexServer
 
@@ -82,11 +82,11 @@ def raw_response(
     headers: dict[str, str] | None = None,
     send: int | None = None,
     content_length: int | None = -1,
-) -> Callable[[BinaryIO], None]:
+) -> Callable[[BufferedIOBase], None]:
     """A writer for ``FixtureResponse(raw=...)``: ``send`` bytes of ``body`` (all by
     default) after headers declaring ``content_length`` (len(body) by default, None: none)."""
 
-    def write(out: BinaryIO) -> None:
+    def write(out: BufferedIOBase) -> None:
         lines = [f"HTTP/1.1 {status}", "Connection: close"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         declared = len(body) if content_length == -1 else content_length
@@ -373,10 +373,10 @@ def test_file_url_ranges_are_read_like_a_server_honouring_range(tmp_path: Path) 
 # -- item 7: caps on what is held in memory ----------------------------------------------------
 
 
-def endless_body(written: list[int], *, limit: int = 256 << 20) -> Callable[[BinaryIO], None]:
+def endless_body(written: list[int], *, limit: int = 256 << 20) -> Callable[[BufferedIOBase], None]:
     """A close-delimited 200 response that writes until the client hangs up (or ``limit``)."""
 
-    def write(out: BinaryIO) -> None:
+    def write(out: BufferedIOBase) -> None:
         out.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n")
         chunk = b"<a href='x'>x</a>\n" * 3641  # ~64 KiB
         while written[0] < limit:

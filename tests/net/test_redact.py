@@ -147,8 +147,8 @@ def test_split_auth(url: str, expected: tuple[str, tuple[str, str] | None]) -> N
 
 hosts = st.from_regex(r"[a-z][a-z0-9-]{0,10}(\.[a-z]{2,5}){1,2}(:[1-9][0-9]{1,4})?", fullmatch=True)
 paths = st.from_regex(r"(/[A-Za-z0-9._~-]{0,8}){0,3}/?", fullmatch=True)
-users = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
-passwords = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=4)
+users = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+passwords = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=4)
 # What people type raw into a URL: anything but the characters that end the authority.
 raw_passwords = st.text(
     st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/@\\"),

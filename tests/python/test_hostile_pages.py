@@ -45,10 +45,9 @@ from support import run_cli, run_subprocess, sha256_file
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from conftest import StandardSet
     from fixtures.index_server import IndexServer
     from lockpin.python.models import DistFile
-    from support import CliRun
+    from support import CliRun, StandardSet
 
 TARGET_ARGS = ["--python-version", "3.12", "--platform", "linux/amd64"]
 AMD64 = lockpin.parse_target(python_version="3.12", platform="linux/amd64")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypedDict
 
 import pytest
 from packaging.requirements import Requirement
@@ -32,6 +32,8 @@ from lockpin.python.target import Target, parse_target
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
+
+    from typing_extensions import Unpack
 
 
 def utc(year: int, month: int = 1, day: int = 1) -> dt.datetime:
@@ -127,7 +129,7 @@ class FakeWorld:
 
 def _marker_atoms(markers: object) -> Iterable[tuple[object, object, object]]:
     if isinstance(markers, tuple):
-        yield markers  # type: ignore[misc]
+        yield markers
     elif isinstance(markers, list):
         for m in markers:
             yield from _marker_atoms(m)
@@ -149,13 +151,32 @@ def root(text: str, source: str = "-r requirements.in") -> Req:
     )
 
 
+class ResolveOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`resolve` that :func:`run` passes through."""
+
+    exclude_newer: dt.datetime | None
+    pre: bool | frozenset[NormalizedName]
+    only_binary: frozenset[str]
+    no_binary: frozenset[str]
+    preferred: Mapping[NormalizedName, Version] | None
+    max_rounds: int
+
+
+class RunOptions(ResolveOptions, total=False):
+    """Every keyword argument of :func:`run`."""
+
+    target: Target
+    constraints: Sequence[str]
+    world: FakeWorld | None
+
+
 def run(
     projects: Mapping[str, Sequence[Rel | tuple[object, ...]]],
     *roots: str,
     target: Target = AMD64,
     constraints: Sequence[str] = (),
     world: FakeWorld | None = None,
-    **kwargs: object,
+    **options: Unpack[ResolveOptions],
 ) -> Resolution:
     world = world or FakeWorld(projects)
     return resolve(
@@ -163,7 +184,7 @@ def run(
         [root(r) for r in roots],
         target=target,
         constraints=[root(c, "-c constraints.txt") for c in constraints],
-        **kwargs,  # type: ignore[arg-type]
+        **options,
     )
 
 
@@ -171,7 +192,17 @@ def pins(res: Resolution) -> dict[str, str]:
     return {name: str(c.version) for name, c in res.pins.items()}
 
 
-def explain(projects: Projects, *roots: str, **kwargs: object) -> str:
+def pinned(res: Resolution, name: str) -> Candidate:
+    """The pin of ``name`` (written normalized in the tests)."""
+    return res.pins[NormalizedName(name)]
+
+
+def parents_of(res: Resolution, name: str) -> frozenset[str]:
+    """Who required ``name`` (written normalized in the tests)."""
+    return res.parents[NormalizedName(name)]
+
+
+def explain(projects: Projects, *roots: str, **kwargs: Unpack[RunOptions]) -> str:
     with pytest.raises(ResolutionError) as info:
         run(projects, *roots, **kwargs)
     return str(info.value)
@@ -203,22 +234,22 @@ def test_simple_tree_pins_newest_and_records_parents() -> None:
         "werkzeug": "3.0.1",
     }
     assert list(res.pins) == sorted(res.pins)
-    assert res.parents["flask"] == {"-r requirements.in"}
-    assert res.parents["markupsafe"] == {"jinja2", "werkzeug"}
-    assert res.parents["click"] == {"flask"}
+    assert parents_of(res, "flask") == {"-r requirements.in"}
+    assert parents_of(res, "markupsafe") == {"jinja2", "werkzeug"}
+    assert parents_of(res, "click") == {"flask"}
     assert res.target == AMD64
 
 
 def test_root_and_dependency_both_named_in_parents() -> None:
     res = run(TREE, "flask", "markupsafe<2.1.2")
     assert pins(res)["markupsafe"] == "2.1.1"
-    assert res.parents["markupsafe"] == {"-r requirements.in", "jinja2", "werkzeug"}
+    assert parents_of(res, "markupsafe") == {"-r requirements.in", "jinja2", "werkzeug"}
 
 
 def test_names_are_normalized() -> None:
     res = run({"Foo.Bar_baz": [("0.1", ["Some_Dep"])], "some-dep": [("1", [])]}, "FOO_bar.baz")
     assert pins(res) == {"foo-bar-baz": "0.1", "some-dep": "1"}
-    assert res.parents["some-dep"] == {"foo-bar-baz"}
+    assert parents_of(res, "some-dep") == {"foo-bar-baz"}
 
 
 def test_discovered_is_told_about_every_requirement() -> None:
@@ -276,7 +307,9 @@ def test_explanation_mentions_exclude_newer() -> None:
     assert "--exclude-newer 2024-01-01" in text
 
 
-def conflict_error(projects: Projects, *roots: str, **kwargs: object) -> ResolutionError:
+def conflict_error(
+    projects: Projects, *roots: str, **kwargs: Unpack[RunOptions]
+) -> ResolutionError:
     with pytest.raises(ResolutionError) as info:
         run(projects, *roots, **kwargs)
     return info.value
@@ -459,9 +492,9 @@ def test_extras(roots: list[str], target: Target, expected: set[str]) -> None:
 
 def test_extra_of_a_dependency_is_attributed_to_the_parent() -> None:
     res = run(EXTRAS, "app")
-    assert res.parents["web"] == {"app"}
-    assert res.parents["speedups"] == {"web"}
-    assert res.parents["app"] == {"-r requirements.in"}
+    assert parents_of(res, "web") == {"app"}
+    assert parents_of(res, "speedups") == {"web"}
+    assert parents_of(res, "app") == {"-r requirements.in"}
 
 
 def test_extra_and_base_share_one_version() -> None:
@@ -509,8 +542,8 @@ def test_yanked_only_when_pinned(requirement: str, expected: str | None) -> None
 
 def test_yanked_pin_carries_its_reason() -> None:
     res = run(YANKED, "alpha==2.0")
-    assert res.pins["alpha"].yanked_reason == "broken"
-    assert run(YANKED, "alpha").pins["alpha"].yanked_reason is None
+    assert pinned(res, "alpha").yanked_reason == "broken"
+    assert pinned(run(YANKED, "alpha"), "alpha").yanked_reason is None
 
 
 def test_release_is_yanked_only_when_all_its_files_are() -> None:
@@ -561,7 +594,8 @@ PRE: Projects = {
 def test_prereleases(
     requirements: list[str], pre: bool | frozenset[str], expected: dict[str, str]
 ) -> None:
-    assert pins(run(PRE, *requirements, pre=pre)) == expected
+    names = pre if isinstance(pre, bool) else frozenset(NormalizedName(n) for n in pre)
+    assert pins(run(PRE, *requirements, pre=names)) == expected
 
 
 def test_prerelease_allowed_by_a_constraint() -> None:
@@ -692,7 +726,7 @@ def test_preferred_pins_need_no_extra_metadata() -> None:
 def test_constraints_narrow_but_do_not_add() -> None:
     res = run(PREF, "alpha", constraints=["beta<2.5", "unrelated==1.0"])
     assert pins(res) == {"alpha": "3.0", "beta": "2.0"}
-    assert res.parents["beta"] == {"-c constraints.txt", "alpha"}
+    assert parents_of(res, "beta") == {"-c constraints.txt", "alpha"}
     assert "unrelated" not in res.parents
 
 
@@ -742,7 +776,7 @@ def test_files_of_a_candidate_are_those_usable_on_the_target() -> None:
         ]
     }
     res = run(projects, "plat", only_binary=frozenset({"plat"}))
-    assert [f.filename for f in res.pins["plat"].files] == [
+    assert [f.filename for f in pinned(res, "plat").files] == [
         "plat-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"
     ]
 
@@ -759,8 +793,8 @@ def test_direct_url_requirement() -> None:
     world.projects = {**world.projects, "core": [("1.0", [])]}
     res = run(world.projects, f"thing @ {url}", "user", world=world)
     assert pins(res) == {"core": "1.0", "thing": "1.5", "user": "1.0"}
-    assert res.pins["thing"].url == url
-    assert res.parents["thing"] == {"-r requirements.in", "user"}
+    assert pinned(res, "thing").url == url
+    assert parents_of(res, "thing") == {"-r requirements.in", "user"}
 
 
 def test_req_str_round_trips() -> None:
@@ -779,7 +813,7 @@ def test_upgrade_package_constraint_is_not_a_via_source() -> None:
         constraints=[root("beta==2.0", "--upgrade-package beta==2.0")],
     )
     assert pins(res) == {"alpha": "3.0", "beta": "2.0"}
-    assert res.parents["beta"] == {"alpha"}
+    assert parents_of(res, "beta") == {"alpha"}
 
 
 def test_unknown_root_project_names_its_line() -> None:

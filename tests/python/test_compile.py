@@ -17,6 +17,7 @@ from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
 from fixtures.dists import build_sdist, build_wheel
+from lockpin import _toml
 from lockpin.cli import main
 from lockpin.errors import InputError, ResolutionError
 from lockpin.net.http import HttpConfig
@@ -24,12 +25,13 @@ from lockpin.python.compile import compile_lock
 from lockpin.python.index import IndexConfig
 from lockpin.python.reqfile import parse_requirements
 from lockpin.python.target import Target, parse_target
+from support import pip_environ
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from conftest import StandardSet
     from fixtures.index_server import IndexServer
+    from support import StandardSet
 
 AMD64 = parse_target(python_version="3.12", platform="linux/amd64")
 TARGET_ARGS = ["--python-version", "3.12", "--platform", "linux/amd64"]
@@ -736,7 +738,6 @@ def test_yanked_pin_is_allowed_with_a_warning(cli: Cli) -> None:
 
 
 def test_pylock_format(cli: Cli, dists: Callable[[str], str]) -> None:
-    import tomllib
     from packaging.pylock import Pylock
 
     write("requirements.in", "beta\nplatwheel\n")
@@ -744,7 +745,7 @@ def test_pylock_format(cli: Cli, dists: Callable[[str], str]) -> None:
         cli.err
     )
     text = Path("pylock.toml").read_text()
-    lock = Pylock.from_dict(tomllib.loads(text))
+    lock = Pylock.from_dict(_toml.loads(text))
     assert {str(p.name): str(p.version) for p in lock.packages} == {
         "alpha": "1.1",
         "beta": "1.0",
@@ -766,7 +767,7 @@ def test_pylock_format(cli: Cli, dists: Callable[[str], str]) -> None:
     # An existing pylock.toml's pins are preferred too.
     write("requirements.in", "beta\nplatwheel\nalpha<=1.1\n")
     assert cli("requirements.in", "--format", "pylock", "--target-hashes-only") == 0
-    lock = Pylock.from_dict(tomllib.loads(Path("pylock.toml").read_text()))
+    lock = Pylock.from_dict(_toml.loads(Path("pylock.toml").read_text()))
     plat = next(p for p in lock.packages if p.name == "platwheel")
     assert [w.name for w in plat.wheels or []] == [
         "platwheel-1.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
@@ -964,8 +965,6 @@ def py312_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def test_pip_installs_the_lock_with_require_hashes(
     cli: Cli, py312_venv: Path, tmp_path: Path, target_hashes_only: bool
 ) -> None:
-    from conftest import pip_environ
-
     write(
         "requirements.in",
         "beta\nwithextras[fast]\nplatwheel\nonlysdist\nfoo-bar-baz\nhidden\n",
@@ -1019,7 +1018,7 @@ def _tool(name: str) -> Path | None:
     found = shutil.which(name)
     if found:
         return Path(found)
-    local = Path(__file__).parents[1] / "benchmarks" / ".venv" / "bin" / name
+    local = Path(__file__).parents[2] / "benchmarks" / ".venv" / "bin" / name
     return local if local.exists() else None
 
 
@@ -1027,8 +1026,6 @@ def _tool(name: str) -> Path | None:
 def test_via_notes_match_pip_compile(index_server: IndexServer, tmp_path: Path) -> None:
     """pip-compile (pip-tools), run on the same index for the same interpreter,
     writes the same pins, hashes and ``# via`` notes."""
-    from conftest import pip_environ
-
     pip_compile = _tool("pip-compile")
     if pip_compile is None:
         pytest.skip("pip-compile (pip-tools) is not installed")
@@ -1284,12 +1281,11 @@ def test_platforms_choose_their_wheel(
 
 
 def test_pylock_with_local_directories_and_vcs(cli: Cli) -> None:
-    import tomllib
     from packaging.pylock import Pylock
 
     write("requirements.in", "beta\n-e ./localpkg\n./other ; sys_platform == 'linux'\n")
     assert cli("requirements.in", "--format", "pylock") == 0, cli.err
-    lock = Pylock.from_dict(tomllib.loads(Path("pylock.toml").read_text()))
+    lock = Pylock.from_dict(_toml.loads(Path("pylock.toml").read_text()))
     dirs = {p.directory.path: p for p in lock.packages if p.directory is not None}
     assert set(dirs) == {"./localpkg", "./other"}
     assert dirs["./localpkg"].directory is not None
