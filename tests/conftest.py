@@ -120,6 +120,17 @@ def serve_standard_set(server: IndexServer, standard: StandardSet) -> IndexServe
     return server
 
 
+@pytest.fixture
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Run in ``tmp_path`` (inputs are named relative to it, as users do), with no
+    lockpin configuration from the environment and a private cache. Modules that
+    drive the CLI use it for every test: ``pytestmark = pytest.mark.usefixtures(...)``."""
+    monkeypatch.chdir(tmp_path)
+    for var in ("LOCKPIN_INDEX_URL", "LOCKPIN_ALLOW_INSECURE_HOST"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LOCKPIN_CACHE_DIR", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="session")
 def standard_set(tmp_path_factory: pytest.TempPathFactory) -> StandardSet:
     return build_standard_set(tmp_path_factory.mktemp("dists"))

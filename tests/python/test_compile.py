@@ -40,14 +40,8 @@ TARGET_ARGS = ["--python-version", "3.12", "--platform", "linux/amd64"]
 # -- helpers -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Run in tmp_path (inputs are named relative to it, as users do) with no
-    lockpin configuration from the environment and a private cache."""
-    monkeypatch.chdir(tmp_path)
-    for var in ("LOCKPIN_INDEX_URL", "LOCKPIN_ALLOW_INSECURE_HOST"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LOCKPIN_CACHE_DIR", str(tmp_path / "cache"))
+# Every test runs in its own tmp_path with no lockpin configuration (conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def sha(path: Path) -> str:

@@ -26,12 +26,8 @@ if TYPE_CHECKING:
 NO_INDEX = ["-i", "http://127.0.0.1:9/simple/", "--no-cache", "--retries", "0"]
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
-    for var in ("LOCKPIN_INDEX_URL", "LOCKPIN_ALLOW_INSECURE_HOST"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LOCKPIN_CACHE_DIR", str(tmp_path / "cache"))
+# Every test runs in its own tmp_path with no lockpin configuration (conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def lockpin(tmp_path: Path, *args: str) -> CliRun:

@@ -57,12 +57,8 @@ TARGET = ["--python-version", "3.12", "--platform", "linux/amd64"]
 WHEN = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
-    for var in ("LOCKPIN_INDEX_URL", "LOCKPIN_ALLOW_INSECURE_HOST"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LOCKPIN_CACHE_DIR", str(tmp_path / "cache"))
+# Every test runs in its own tmp_path with no lockpin configuration (conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def pins_of(text: str) -> dict[str, str]:

@@ -56,12 +56,8 @@ HASH_LINE = re.compile(r"    --hash=sha256:[0-9a-f]{64}( \\)?")
 URL_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\\]")
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.chdir(tmp_path)
-    for var in ("LOCKPIN_INDEX_URL", "LOCKPIN_ALLOW_INSECURE_HOST"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LOCKPIN_CACHE_DIR", str(tmp_path / "cache"))
+# Every test runs in its own tmp_path with no lockpin configuration (conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture

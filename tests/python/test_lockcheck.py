@@ -37,13 +37,8 @@ AMD64_LABEL = "CPython 3.12.0 on linux/amd64"
 ARM64_LABEL = "CPython 3.12.0 on linux/arm64"
 
 
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Inputs are named relative to tmp_path (as users do); no configuration leaks in."""
-    monkeypatch.chdir(tmp_path)
-    for var in ("LOCKPIN_INDEX_URL", "LOCKPIN_ALLOW_INSECURE_HOST"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LOCKPIN_CACHE_DIR", str(tmp_path / "cache"))
+# Every test runs in its own tmp_path with no lockpin configuration (conftest.py).
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture
