@@ -8,8 +8,10 @@ What the code does, and what these rows pin down:
 * an existing file keeps its permission bits; a new one gets ``0o666 & ~umask``;
 * any failure leaves the old content and no temporary file behind; an ``OSError`` becomes an
   :class:`~lockpin.errors.InputError` naming the target, anything else propagates unchanged;
-* a symlink is *replaced* by a regular file (``os.replace`` renames over the link); the file
-  it pointed to is left untouched, and its permission bits are the ones kept.
+* a symlink is written *through*: the file it points at is replaced atomically (temporary
+  file in that file's directory) and the link is kept, as an editor or pip-compile would;
+* anything at the path that is not a regular file (a device such as ``/dev/null``, a FIFO)
+  is refused with an InputError and left as it was: renaming over it would replace the node.
 """
 
 from __future__ import annotations
@@ -326,9 +328,7 @@ def test_a_target_that_cannot_be_written(
 
 
 @pytest.mark.parametrize("relative", [True, False], ids=["relative-link", "absolute-link"])
-def test_a_symlink_is_replaced_by_a_file_and_its_target_left_alone(
-    tmp_path: Path, relative: bool
-) -> None:
+def test_a_symlink_is_written_through_and_kept(tmp_path: Path, relative: bool) -> None:
     real_dir = tmp_path / "shared"
     real_dir.mkdir()
     real = real_dir / "real.txt"
@@ -339,22 +339,45 @@ def test_a_symlink_is_replaced_by_a_file_and_its_target_left_alone(
     link = link_dir / "requirements.txt"
     link.symlink_to(os.path.relpath(real, link_dir) if relative else real)
     atomic_write(link, "new==2.0\n")
-    assert not link.is_symlink()  # os.replace renamed over the link itself
-    assert link.read_text() == "new==2.0\n"
-    assert mode_of(link) == 0o600  # the bits of the file the link pointed to
-    assert real.read_text() == OLD
-    assert leftovers(link_dir, link.name) == []  # the temporary file was in the link's directory
-    assert leftovers(real_dir, real.name) == []
+    assert link.is_symlink()  # the link is kept ...
+    assert real.read_text() == "new==2.0\n"  # ... and the file it points at is replaced
+    assert mode_of(real) == 0o600
+    assert leftovers(link_dir, link.name) == []
+    assert leftovers(real_dir, real.name) == []  # the temporary file was next to the real file
 
 
-def test_a_dangling_symlink_is_replaced_by_a_new_file(
+def test_a_dangling_symlink_creates_the_file_it_names(
     tmp_path: Path, umask: Callable[[int], None]
 ) -> None:
     umask(0o022)
     link = tmp_path / "lock.txt"
-    link.symlink_to(tmp_path / "nowhere" / "lock.txt")
+    link.symlink_to(tmp_path / "elsewhere.txt")
     atomic_write(link, "new==2.0\n")
-    assert not link.is_symlink()
-    assert link.read_text() == "new==2.0\n"
-    assert mode_of(link) == 0o644
+    assert link.is_symlink()
+    assert (tmp_path / "elsewhere.txt").read_text() == "new==2.0\n"
+    assert mode_of(tmp_path / "elsewhere.txt") == 0o644
+
+
+def test_a_dangling_symlink_into_a_missing_directory_is_an_input_error(tmp_path: Path) -> None:
+    link = tmp_path / "lock.txt"
+    link.symlink_to(tmp_path / "nowhere" / "lock.txt")
+    with pytest.raises(InputError, match="cannot write"):
+        atomic_write(link, "new==2.0\n")
+    assert link.is_symlink()
     assert not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device-link"])
+def test_a_path_that_is_not_a_regular_file_is_refused_and_kept(tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "out"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to("/dev/null")  # -o through a link to a device
+    before = os.lstat(target)
+    with pytest.raises(InputError, match="not a regular file"):
+        atomic_write(target, "new==2.0\n")
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)  # the device node is untouched
+    assert leftovers(tmp_path, "out") == []

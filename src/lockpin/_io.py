@@ -58,6 +58,20 @@ def _refuse(name: str, mode: int, what: str) -> InputError:
     )
 
 
+#: Kernel file systems whose "regular files" are views of process or machine state
+#: (``/proc/self/environ`` holds every secret of the environment): never inputs.
+_PSEUDO_ROOTS: Final = ("/proc/", "/sys/", "/dev/")
+
+
+def _refuse_pseudo_file(name: str, what: str) -> None:
+    real = os.path.realpath(name)
+    if real.startswith(_PSEUDO_ROOTS):
+        raise InputError(
+            f"{name}: is a kernel pseudo-file ({real}); lockpin reads a {what} only from "
+            "a regular file on disk: name the file to read."
+        )
+
+
 def _too_large(name: str, what: str, limit: int) -> InputError:
     return InputError(
         f"{name}: larger than {limit // (1024 * 1024)} MiB; that is not a {what} "
@@ -81,6 +95,7 @@ def read_input_bytes(
     mode = os.stat(name).st_mode
     if not stat.S_ISREG(mode):
         raise _refuse(name, mode, what)
+    _refuse_pseudo_file(name, what)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(name, flags)
     try:
@@ -136,7 +151,7 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> None:
 
     The file's permission bits are kept when it exists.
     """
-    target = Path(path)
+    target = _write_target(Path(path))
     data = text.encode("utf-8")
     directory = target.parent if str(target.parent) else Path(".")
     try:
@@ -165,6 +180,34 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> None:
             raise InputError(f"cannot write {target}: {exc.strerror}.") from exc
         raise
     _fsync_directory(directory)
+
+
+def _write_target(path: Path) -> Path:
+    """Where the new file goes. A symlink is written through (the file it points at
+    is replaced, the link kept, as an editor or pip-compile would); anything that
+    exists and is not a regular file (a device such as ``/dev/null``, a FIFO, a
+    directory) is refused: renaming over it would replace the node itself."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}.") from exc
+    target = Path(os.path.realpath(path)) if stat.S_ISLNK(info.st_mode) else path
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        return target  # a dangling link: create the file it names
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}.") from exc
+    if not stat.S_ISREG(mode):
+        if stat.S_ISDIR(mode):
+            raise InputError(f"cannot write {path}: Is a directory.")
+        raise InputError(
+            f"cannot write {path}: it is {_kind(mode)}, not a regular file; lockpin "
+            "replaces files atomically and will not replace it. Name a file path."
+        )
+    return target
 
 
 def _fsync_directory(directory: Path) -> None:

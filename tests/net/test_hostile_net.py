@@ -9,12 +9,14 @@ transport that does not police ``Content-Length``).
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import logging
 import os
 import random
 import threading
 import time
+import zlib
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
@@ -750,3 +752,155 @@ def test_sha256_of_sweeps_the_directory_it_writes(
 def test_errors_are_lockpin_errors() -> None:
     assert issubclass(IntegrityError, LockpinError)
     assert IntegrityError("x", url="u").exit_code == 2
+
+
+# -- content codings: nothing inflates past the cap, stacked codings are refused ---------------
+
+
+def gzipped(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def encoded(body: bytes, coding: str) -> Callable[[str, str, dict[str, str]], FixtureResponse]:
+    return lambda m, p, h: FixtureResponse(
+        200, body, {"Content-Encoding": coding, "Content-Type": "text/html"}
+    )
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("coding", ["gzip, gzip", "gzip,deflate", "br", "zstd", "compress"])
+def test_stacked_or_unrequested_codings_are_refused_unread(
+    make_index: Callable[..., IndexServer], method: str, coding: str
+) -> None:
+    server = make_index(standard=False)
+    server.override("/simple/enc/", encoded(gzipped(gzipped(b"<html>" * 1000)), coding))
+    url = server.simple_url + "enc/"
+    with pytest.raises(NetworkError) as info:
+        run(FAST, calling(method, url))
+    word = "stacked " if "," in coding else ""
+    assert f"refusing {word}Content-Encoding {coding!r}" in str(info.value)
+    assert info.value.url == url
+    assert hits(server, "/simple/enc/") == 1  # not retried
+    # Only codings lockpin bounds itself are asked for.
+    sent = server.requests[-1].headers.get("accept-encoding")
+    assert sent == ("identity" if method == "get_range" else "gzip, deflate")
+
+
+@pytest.mark.parametrize("where", ["page"])
+def test_cli_refuses_a_stacked_gzip_bomb_in_one_line(
+    make_index: Callable[..., IndexServer],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
+    server = make_index()
+    # 4 GiB of spaces under two gzip layers is a few KiB on the wire.
+    inner = zlib.compressobj(9, zlib.DEFLATED, 31)
+    layer = b"".join(inner.compress(b" " * (1 << 24)) for _ in range(256)) + inner.flush()
+    bomb = gzipped(layer)
+    assert len(bomb) < 64 << 10
+    prefix = "/simple/alpha/" if where == "page" else "/files/"
+
+    def respond(method: str, path: str, headers: dict[str, str]) -> FixtureResponse | None:
+        if where == "metadata" and not path.endswith(".metadata"):
+            return None
+        return encoded(bomb, "gzip, gzip")(method, path, headers)
+
+    server.override(prefix, respond)
+    (tmp_path / "requirements.in").write_text("alpha\n")
+    result = run_cli(
+        capsys,
+        "compile",
+        str(tmp_path / "requirements.in"),
+        "-o",
+        "-",
+        "-i",
+        server.simple_url,
+        "--no-cache",
+        "--python-version",
+        "3.12",
+        "--platform",
+        "linux/amd64",
+    )
+    assert result.code == 2, result.err
+    assert result.err.startswith("lockpin: error: ")
+    assert "Traceback" not in result.err
+    assert "refusing stacked Content-Encoding 'gzip, gzip'" in result.err
+    bombed = [r.path for r in server.requests if r.path.startswith(prefix)]
+    bombed = [p for p in bombed if where == "page" or p.endswith(".metadata")]
+    assert len(bombed) == 1, bombed  # refused once, not retried
+    assert server.url + bombed[0] in result.err
+
+
+@pytest.mark.parametrize("method", ["get", "get_range", "stream", "download", "sha256_of"])
+def test_a_single_layer_gzip_bomb_stops_at_the_cap(
+    make_index: Callable[..., IndexServer], method: str
+) -> None:
+    server = make_index(standard=False)
+    bomb = gzipped(b"\0" * (64 << 20))  # 64 MiB inflating from ~64 KiB
+    assert len(bomb) < 1 << 20  # the wire size is under the cap: only decoding can exceed it
+    server.override("/simple/bomb/", encoded(bomb, "gzip"))
+    url = server.simple_url + "bomb/"
+    config = HttpConfig(retries=0, max_page_bytes=1 << 20, max_download_bytes=1 << 20)
+    seen: list[int] = []
+
+    async def action(http: Http) -> object:
+        http._on_bytes = seen.append
+        return await call(http, method, url)
+
+    with pytest.raises(NetworkError, match="larger than the 1 MiB limit") as info:
+        run(config, action)
+    assert "it sent more" in str(info.value)
+    assert info.value.url == url
+    # Decoded in bounded pieces: none larger than one chunk, and no more than the cap in all.
+    assert seen
+    assert max(seen) <= 1 << 16
+    assert sum(seen) <= 1 << 20
+
+
+def test_a_bomb_in_one_small_read_is_still_decoded_in_bounded_pieces() -> None:
+    # One raw chunk that inflates to 16 MiB: the decoder hands it out piece by piece.
+    from lockpin.net.http import _Inflater
+
+    inflater = _Inflater("gzip")
+    pieces = inflater.feed(gzipped(b"\0" * (16 << 20)))
+    sizes = [len(next(pieces)) for _ in range(3)]
+    assert sizes == [1 << 16] * 3
+
+
+@pytest.mark.parametrize("form", ["gzip", "x-gzip", "gzip-members", "deflate", "raw-deflate"])
+def test_compressed_pages_still_work(make_index: Callable[..., IndexServer], form: str) -> None:
+    server = make_index()
+    page = run(FAST, lambda http: http.get(server.simple_url + "alpha/"))
+    assert b"alpha-1.0" in page.content
+    html = page.content * 40  # several decoder pieces
+    raw = zlib.compressobj(9, zlib.DEFLATED, -15)
+    bodies = {
+        "gzip": (gzipped(html), "gzip"),
+        "x-gzip": (gzipped(html), "x-gzip"),
+        "gzip-members": (gzipped(html[:1000]) + gzipped(html[1000:]), "gzip"),
+        "deflate": (zlib.compress(html), "deflate"),
+        "raw-deflate": (raw.compress(html) + raw.flush(), "deflate"),
+    }
+    body, coding = bodies[form]
+    server.override("/simple/alpha/", encoded(body, coding))
+    for method in METHODS:
+        got = run(FAST, calling(method, server.simple_url + "alpha/"))
+        if method == "get":
+            assert isinstance(got, type(page))
+            assert got.content == html, method
+        elif method == "get_range":
+            continue  # asks for identity; a server that compresses anyway is decoded too
+        elif method == "sha256_of":
+            assert got == (hashlib.sha256(html).hexdigest(), len(html))
+        else:
+            assert got == html, method
+
+
+def test_a_truncated_gzip_body_is_refused(make_index: Callable[..., IndexServer]) -> None:
+    server = make_index(standard=False)
+    body = gzipped(b"<html>" * 5000)
+    server.override("/simple/cut/", encoded(body[: len(body) // 2], "gzip"))
+    with pytest.raises(NetworkError, match="does not decode as its Content-Encoding"):
+        run(FAST, lambda http: http.get(server.simple_url + "cut/"))
+    assert hits(server, "/simple/cut/") == 3

@@ -101,10 +101,13 @@ def test_existing_lock_that_is_a_device_is_not_read(
     result = lockpin(tmp_path, *args, "--check")
     assert result.code == 1
     assert "+beta==1.0" in result.out
+    # Writing is refused too: renaming over the link's target would replace the device
+    # node (as root), and replacing the link would silently change what the user set up.
     result = lockpin(tmp_path, *args)
-    assert result.code == 0, result.err
-    assert not lock.is_symlink()
-    assert "beta==1.0" in lock.read_text()
+    assert result.code == 2
+    assert "not a regular file" in result.err
+    assert lock.is_symlink()
+    assert os.readlink(lock) == "/dev/zero"
 
 
 def test_file_over_the_cap_is_refused_before_reading(tmp_path: Path) -> None:
@@ -339,3 +342,51 @@ def test_dependency_groups_resolve_includes_once_and_deeply(tmp_path: Path) -> N
     assert [str(r.requirement) for r in deep.roots] == ["alpha"]
     diamond = load_inputs(["pyproject.toml"], groups=["top"])
     assert [str(r.requirement) for r in diamond.roots] == ["beta>=1", "prerel"]
+
+
+# -- kernel pseudo-files, ${VAR} blow-ups, deep TOML (found by a red-team pass) ---------------
+
+
+@pytest.mark.parametrize("path", ["/proc/self/environ", "/proc/self/cmdline", "/proc/version"])
+def test_kernel_pseudo_files_are_never_read(path: str) -> None:
+    """procfs files are 'regular' with size 0: /proc/self/environ holds every secret of the
+    environment and must never be read, echoed or parsed as requirements."""
+    if not os.path.exists(path):
+        pytest.skip(f"{path} does not exist here")
+    with pytest.raises(InputError) as info:
+        read_text(path, what="requirements file")
+    assert "pseudo-file" in str(info.value) or "not a regular file" in str(info.value)
+
+
+def test_an_include_of_proc_environ_prints_no_environment(tmp_path: Path) -> None:
+    (tmp_path / "x.in").write_text("-r /proc/self/environ\n")
+    env_secret = "ghp_redteamSECRET0123456789"
+    result = run_subprocess(
+        "compile", "x.in", "-o", "-", cwd=tmp_path, env={**os.environ, "GITHUB_TOKEN": env_secret}
+    )
+    assert result.code == 2
+    assert env_secret not in result.out + result.err
+    assert "x.in:1" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_variable_expansion_is_bounded() -> None:
+    text = "${HUGE}" * 2000 + "\n"
+    with pytest.raises(InputError, match=r"r\.in:1: .*expand"):
+        parse_requirements("r.in", reader=lambda _p: text, env={"HUGE": "x" * 120_000})
+
+
+def test_small_variable_expansion_still_works() -> None:
+    parsed = parse_requirements("r.in", reader=lambda _p: "${PKG}==1.0\n", env={"PKG": "alpha"})
+    assert [r.name for r in parsed.requirements] == ["alpha"]
+
+
+def test_a_pyproject_nested_too_deeply_is_an_input_error(tmp_path: Path) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    (tmp_path / "pyproject.toml").write_text(
+        f'[project]\nname = "a"\nversion = "1"\ndependencies = {deep}\n'
+    )
+    result = run_subprocess("compile", "pyproject.toml", "-o", "-", cwd=tmp_path)
+    assert result.code == 2
+    assert "nested too deeply" in result.err
+    assert "Traceback" not in result.err

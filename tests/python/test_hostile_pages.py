@@ -828,3 +828,149 @@ def test_html_page_with_hostile_attributes_gives_safe_files_or_an_index_error(
 def assert_names_the_page(error: IndexResponseError) -> None:
     assert error.url == PAGE
     assert PAGE in str(error)
+
+
+# -- a filename listed twice; upload times missing under --exclude-newer ------------------
+
+
+@pytest.fixture
+def twin(make_index: Callable[..., IndexServer], tmp_path: Path) -> tuple[IndexServer, str, str]:
+    """An index serving ``victim 1.0`` (needs alpha); the page is edited per test.
+    Returns the server, the real wheel's sha256 and the altered twin's (needs evil)."""
+    import datetime as dt
+
+    root, alt = tmp_path / "twin-idx", tmp_path / "twin-alt"
+    root.mkdir()
+    alt.mkdir()
+    when = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    real_wheel = build_wheel(root, "victim", "1.0", requires=["alpha"])
+    server = make_index(root, standard=False)
+    server.add_file(real_wheel, upload_time=when)
+    server.add_file(build_wheel(root, "alpha", "1.0"), upload_time=when)
+    data = build_wheel(alt, "victim", "1.0", requires=["alpha", "evil"]).read_bytes()
+    server.override("/alt/", lambda method, path, headers: FixtureResponse(200, data, {"X": "y"}))
+    return server, sha256_file(real_wheel), hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("fmt", ["json", "html"])
+def test_a_filename_listed_twice_keeps_its_first_entry(
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    twin: tuple[IndexServer, str, str],
+    fmt: str,
+) -> None:
+    server, real_sha, alt_sha = twin
+    alt_url = f"{server.url}/alt/victim-1.0-py3-none-any.whl"
+    if fmt == "json":
+
+        def edit(doc: dict[str, Any]) -> None:
+            twin_entry = {
+                "filename": "victim-1.0-py3-none-any.whl",
+                "url": alt_url,
+                "hashes": {"sha256": alt_sha},
+            }
+            doc["files"].append(twin_entry)
+
+        server.edit_json_page("victim", edit)
+    else:
+        server.override(
+            "/simple/victim/",
+            lambda method, path, headers: FixtureResponse(
+                200,
+                (
+                    f'<a href="{server.url}/files/victim-1.0-py3-none-any.whl#sha256={real_sha}">'
+                    f'victim-1.0-py3-none-any.whl</a><a href="{alt_url}#sha256={alt_sha}">'
+                    "victim-1.0-py3-none-any.whl</a>"
+                ).encode(),
+                {"Content-Type": "text/html"},
+            ),
+        )
+    result = compile_cli(capsys, server, "victim")
+    assert result.code == 0, result.err
+    lock = Path("requirements.txt").read_text()
+    assert lock_hashes(lock)["victim"] == {real_sha}
+    assert alt_sha not in lock
+    assert "evil" not in lock
+    notes = [r.getMessage() for r in caplog.records if "listed more than once" in r.getMessage()]
+    assert len(notes) == 1
+    assert "victim-1.0-py3-none-any.whl" in notes[0]
+    assert page_url(server, "victim") in notes[0]
+
+
+def test_merged_indexes_keep_the_first_file_of_each_filename(
+    capsys: pytest.CaptureFixture[str],
+    twin: tuple[IndexServer, str, str],
+    make_index: Callable[..., IndexServer],
+    tmp_path: Path,
+) -> None:
+    server, real_sha, _alt_sha = twin
+    other_root = tmp_path / "other-idx"
+    other_root.mkdir()
+    other = make_index(other_root, standard=False)
+    other.add_file(build_wheel(other_root, "victim", "1.0", requires=["alpha", "evil"]))
+    Path("requirements.in").write_text("victim\n")
+    result = run_cli(
+        capsys, "compile", "requirements.in", "-o", "requirements.txt",
+        "-i", server.simple_url, "--extra-index-url", other.simple_url,
+        "--index-strategy", "unsafe-best-match", *TARGET_ARGS,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    lock = Path("requirements.txt").read_text()
+    assert lock_hashes(lock)["victim"] == {real_sha}
+
+
+@pytest.mark.parametrize("mode", ["junk", "absent"])
+def test_exclude_newer_drops_a_file_without_a_usable_upload_time(
+    capsys: pytest.CaptureFixture[str], twin: tuple[IndexServer, str, str], mode: str
+) -> None:
+    import datetime as dt
+
+    server = twin[0]
+    root = server.root
+    later = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    server.add_file(build_wheel(root, "victim", "2.0", requires=["evil"]), upload_time=later)
+    server.add_file(build_wheel(root, "evil", "1.0"), upload_time=later)
+
+    def edit(doc: dict[str, Any]) -> None:
+        for f in doc["files"]:
+            if "2.0" in f["filename"] or f["filename"].startswith("evil"):
+                if mode == "junk":
+                    f["upload-time"] = "2025-01-01 12:00:00 UTC"
+                else:
+                    f.pop("upload-time", None)
+
+    server.edit_json_page("victim", edit)
+    Path("requirements.in").write_text("victim\n")
+    result = run_cli(
+        capsys, "compile", "requirements.in", "-o", "requirements.txt", "-i", server.simple_url,
+        "--exclude-newer", "2024-06-01", *TARGET_ARGS,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    lock = Path("requirements.txt").read_text()
+    assert "victim==1.0" in lock
+    assert "evil" not in lock
+
+
+def test_exclude_newer_on_a_page_without_upload_times_warns_once(
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    twin: tuple[IndexServer, str, str],
+) -> None:
+    server = twin[0]
+
+    def edit(doc: dict[str, Any]) -> None:
+        for f in doc["files"]:
+            f.pop("upload-time", None)
+
+    server.edit_json_page("victim", edit)
+    Path("requirements.in").write_text("victim\n")
+    result = run_cli(
+        capsys, "compile", "requirements.in", "-o", "requirements.txt", "-i", server.simple_url,
+        "--exclude-newer", "2024-06-01", "--python-version", "3.12",
+        "--platform", "linux/amd64", "--platform", "linux/arm64",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "victim==1.0" in Path("requirements.txt").read_text()
+    notes = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum("--exclude-newer cannot be applied to victim" in n for n in notes) == 1
+    assert not any("cannot be applied to alpha" in n for n in notes)

@@ -15,7 +15,10 @@ a stream under a size cap (``HttpConfig.max_page_bytes`` for pages,
 response's ``Content-Length``, and a failure part-way through a body either
 restarts the whole download with a fresh buffer (:meth:`Http.download`,
 :meth:`Http.sha256_of`, :meth:`Http.get`) or ends the stream with an error
-(:meth:`Http.stream`) — a consumer never sees bytes of two attempts. Every
+(:meth:`Http.stream`) — a consumer never sees bytes of two attempts. Bodies
+are decompressed here, not by ``httpx``, one bounded piece at a time (only
+``gzip`` and ``deflate`` are asked for or accepted, one coding per response), so
+a small compressed body can never inflate past the cap in memory. Every
 ``httpx`` error becomes a :class:`~lockpin.errors.NetworkError` naming the
 redacted URL.
 """
@@ -30,6 +33,7 @@ import logging
 import os
 import random
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
@@ -44,7 +48,7 @@ from .redact import redact_url, split_auth
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 
     import httpx
 
@@ -60,6 +64,10 @@ _RETRY_AFTER_STATUSES = frozenset({429, 503})
 CacheMode = Literal["page", "none"]
 
 _CHUNK = 1 << 16
+
+#: the only content codings asked for, and the only ones decoded (one per response)
+_ACCEPT_ENCODING = "gzip, deflate"
+_DECODABLE = frozenset({"gzip", "x-gzip", "deflate"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +176,91 @@ class _Head:
     url: str = ""
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+
+
+class _BadEncoding(Exception):
+    """A body that does not decode as its ``Content-Encoding`` says."""
+
+
+def _content_coding(url: str, headers: Mapping[str, str]) -> str:
+    """The one content coding of a response (``"identity"`` for none).
+
+    A response listing several codings (``gzip, gzip``: each layer multiplies the
+    size) or one lockpin did not ask for is refused before its body is read.
+    """
+    value = headers.get("content-encoding", "")
+    codings = [c.strip().lower() for c in value.split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    if len(codings) > 1:
+        raise NetworkError(
+            f"GET {redact_url(url)}: refusing stacked Content-Encoding {value.strip()!r}; "
+            "lockpin decodes at most one coding per response. The server or a proxy is "
+            "misconfigured or hostile.",
+            url=redact_url(url),
+        )
+    if not codings:
+        return "identity"
+    if codings[0] not in _DECODABLE:
+        raise NetworkError(
+            f"GET {redact_url(url)}: refusing Content-Encoding {value.strip()!r}; lockpin "
+            f"asked for {_ACCEPT_ENCODING} only. The server or a proxy is misconfigured "
+            "or hostile.",
+            url=redact_url(url),
+        )
+    return codings[0]
+
+
+class _Inflater:
+    """Decodes one ``gzip`` or ``deflate`` body in pieces of at most ``_CHUNK``
+    bytes: however much a chunk of input would inflate to, no more than one piece
+    is held at a time, so the caller's size cap bounds memory. Concatenated gzip
+    members (RFC 1952 2.2) are one body; ``deflate`` is zlib-wrapped, or raw
+    deflate from servers that get it wrong (as browsers and ``httpx`` accept)."""
+
+    def __init__(self, coding: str) -> None:
+        self._raw_fallback = coding == "deflate"
+        self._d = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header
+        self._seen = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if not data:
+            return
+        first = not self._seen
+        self._seen = True
+        try:
+            yield from self._inflate(data)
+        except zlib.error as exc:
+            if not (first and self._raw_fallback):
+                raise _BadEncoding(str(exc)) from exc
+            self._raw_fallback = False
+            self._d = zlib.decompressobj(wbits=-15)
+            try:
+                yield from self._inflate(data)
+            except zlib.error as exc2:
+                raise _BadEncoding(str(exc2)) from exc2
+
+    def _inflate(self, data: bytes) -> Iterator[bytes]:
+        while True:
+            piece = self._d.decompress(data, _CHUNK)
+            data = self._d.unconsumed_tail
+            if piece:
+                self._raw_fallback = False
+                yield piece
+            if self._d.eof:
+                rest = self._d.unused_data
+                if not rest:
+                    return
+                # another gzip member follows (or garbage, which fails to decode)
+                self._d = zlib.decompressobj(wbits=47)
+                data = rest
+                continue
+            if not data and len(piece) < _CHUNK:
+                return  # all input consumed and no output pending
+
+    def finish(self) -> None:
+        """At the end of the body: a compressed stream cut short is refused."""
+        if self._seen and not self._d.eof:
+            raise _BadEncoding("the compressed stream ends early")
 
 
 class _Interrupted(Exception):
@@ -285,7 +378,7 @@ class Http:
                 transport=self._transport,
                 follow_redirects=True,
                 max_redirects=self.config.max_redirects,
-                headers={"User-Agent": self.config.user_agent},
+                headers={"User-Agent": self.config.user_agent, "Accept-Encoding": _ACCEPT_ENCODING},
                 trust_env=True,
                 verify=_ssl_context(),
                 event_hooks={"request": [_check_each_request]},
@@ -433,6 +526,9 @@ class Http:
         transient failure raises :class:`_Interrupted`: only the caller knows
         whether it can start over cleanly. ``head`` is filled in before the first
         chunk. Over ``limit`` bytes (declared or received) is an error at once.
+        The body is decoded here, one bounded piece at a time (:class:`_Inflater`),
+        and decoded bytes count against ``limit`` too; a response with stacked or
+        unrequested content codings is refused unread.
         With ``require_ok``, any status but 200/206 is a :class:`NetworkError`.
         """
         import httpx
@@ -463,15 +559,29 @@ class Http:
                         declared = None if bodiless else _content_length(resp)
                         if declared is not None and declared > limit:
                             raise too_large(url, limit, what, declared=declared)
-                        async for chunk in resp.aiter_bytes(_CHUNK):
-                            received += len(chunk)
-                            if received > limit:
+                        coding = _content_coding(url, resp.headers)
+                        inflater = None if coding == "identity" else _Inflater(coding)
+                        source = resp.aiter_raw(_CHUNK)
+                        if resp.is_stream_consumed:
+                            # A body the transport built in memory, already decoded
+                            # (``httpx.MockTransport``): nothing left to bound.
+                            inflater = None
+                            source = resp.aiter_bytes(_CHUNK)
+                        raw = 0
+                        async for data in source:
+                            raw += len(data)
+                            if raw > limit:
                                 raise too_large(url, limit, what)
-                            self._count(len(chunk))
-                            yield chunk
+                            pieces = (data,) if inflater is None else inflater.feed(data)
+                            for chunk in pieces:
+                                received += len(chunk)
+                                if received > limit:
+                                    raise too_large(url, limit, what)
+                                self._count(len(chunk))
+                                yield chunk
+                        if inflater is not None:
+                            inflater.finish()
                         # Content-Length counts the bytes on the wire: before decoding.
-                        encoded = resp.headers.get("content-encoding", "identity").strip()
-                        raw = received if encoded in {"", "identity"} else resp.num_bytes_downloaded
                         if declared is not None and raw != declared:
                             raise IntegrityError(
                                 f"{redact_url(url)} declared Content-Length {declared} but "
@@ -501,9 +611,9 @@ class Http:
                     f"GET {redact_url(url)}: {_describe(exc)}; only http(s) URLs are fetched.",
                     url=redact_url(url),
                 ) from exc
-            except (httpx.TransportError, httpx.DecodingError) as exc:
+            except (httpx.TransportError, httpx.DecodingError, _BadEncoding) as exc:
                 last = _describe(exc)
-                if isinstance(exc, httpx.DecodingError):
+                if isinstance(exc, (httpx.DecodingError, _BadEncoding)):
                     last = f"the body does not decode as its Content-Encoding header says ({last})"
                 if received:
                     raise _Interrupted(last, received) from exc

@@ -12,12 +12,21 @@ import asyncio
 import dataclasses
 import os
 import re
-from typing import TYPE_CHECKING, Literal
+import tempfile
+from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from .._io import atomic_write, read_text
-from ..errors import BuildError, InputError, InvalidMetadataError, NoSuchVersionError
+from ..errors import (
+    BuildError,
+    InputError,
+    InvalidMetadataError,
+    LockpinError,
+    NoSuchVersionError,
+)
 from ..net.config import HttpConfig
 from ..net.http import Http
 from ..net.redact import redact_url
@@ -264,27 +273,63 @@ def hash_requirements(
     return result
 
 
+#: Wheel bytes kept in memory while ``verify --download`` hashes them (more spill to a
+#: temporary file), so that their METADATA can be read once the hash has matched.
+_SPOOL_BYTES = 8 << 20
+
+#: Per ``(pin location, wheel filename)``: the core metadata inside the downloaded
+#: wheel, or why it cannot be read.
+_Inside = dict[tuple[str, str], "CoreMetadata | str"]
+
+
+def _metadata_inside(data: BinaryIO, filename: str, url: str) -> CoreMetadata | str:
+    """The METADATA of a downloaded wheel whose bytes matched the lock's hash."""
+    from .metadata import check_identity, parse_core_metadata, wheel_metadata_from_zip
+
+    source = redact_url(url)
+    try:
+        meta = parse_core_metadata(wheel_metadata_from_zip(data, source=source), source=source)
+        check_identity(meta, filename, source=source)
+    except LockpinError as exc:
+        first = (str(exc).strip().splitlines() or ["?"])[0]
+        return f"the METADATA inside {filename} cannot be read ({first})"
+    return meta
+
+
 async def _download_check(
     http: Http,
     releases: list[PinnedRelease],
     fits: set[tuple[str, str]],
     reporter: Reporter | None,
-) -> list[VerifyProblem]:
+) -> tuple[list[VerifyProblem], _Inside]:
+    """Download every file in ``fits`` and check its sha256. Also the core metadata
+    inside each wheel whose bytes matched (see :data:`_Inside`): the one source of
+    a release's dependencies that the lock's hashes vouch for."""
     sem = asyncio.Semaphore(8)
     problems: list[VerifyProblem] = []
+    inside: _Inside = {}
 
     async def check(release: PinnedRelease, filename: str, url: str, stated: str) -> None:
         import hashlib
 
         h = hashlib.sha256()
         size = 0
-        async with sem:
-            async for chunk in http.stream(url):
-                h.update(chunk)
-                size += len(chunk)
-        if reporter is not None:
-            reporter.report(Event("download", filename, size))
-        actual = h.hexdigest()
+        wheel = filename.lower().endswith(".whl")
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+            async with sem:
+                async for chunk in http.stream(url):
+                    h.update(chunk)
+                    size += len(chunk)
+                    if wheel:
+                        spool.write(chunk)
+            if reporter is not None:
+                reporter.report(Event("download", filename, size))
+            actual = h.hexdigest()
+            if wheel and actual == stated:
+                spool.seek(0)
+                inside[(release.location, filename)] = _metadata_inside(
+                    cast("BinaryIO", spool), filename, url
+                )
         if actual != stated:
             problems.append(
                 VerifyProblem(
@@ -306,6 +351,80 @@ async def _download_check(
             if (r.location, f.filename) in fits
         )
     )
+    return problems, inside
+
+
+def _requirement_key(text: str) -> str:
+    try:
+        return str(Requirement(text))
+    except InvalidRequirement:
+        return text
+
+
+def _python_key(text: str | None) -> str:
+    try:
+        return str(SpecifierSet(text or ""))
+    except InvalidSpecifier:
+        return (text or "").strip()
+
+
+def _metadata_differences(served: CoreMetadata, inside: CoreMetadata) -> list[str]:
+    """How the metadata the index served differs from the METADATA in the wheel, in
+    the fields the closure check reads (empty when they agree)."""
+    out: list[str] = []
+    if served.name != inside.name:
+        out.append(f"Name {served.name!r} instead of {inside.name!r}")
+    if served.version != inside.version:
+        out.append(f"Version {served.version} instead of {inside.version}")
+    if _python_key(served.requires_python) != _python_key(inside.requires_python):
+        out.append(
+            f"Requires-Python {served.requires_python or '(none)'!r} instead of "
+            f"{inside.requires_python or '(none)'!r}"
+        )
+    served_reqs = {_requirement_key(str(r)) for r in served.requires_dist}
+    inside_reqs = {_requirement_key(str(r)) for r in inside.requires_dist}
+    for added in sorted(served_reqs - inside_reqs):
+        out.append(f"extra Requires-Dist {added!r}")
+    for dropped in sorted(inside_reqs - served_reqs):
+        out.append(f"Requires-Dist {dropped!r} left out")
+    return out
+
+
+def _judge_on_downloaded(
+    metadata: dict[str, CoreMetadata],
+    used: dict[str, str],
+    inside: _Inside,
+    pins: list[tuple[RequirementLine, Version]],
+) -> list[VerifyProblem]:
+    """Replace, in ``metadata``, what the index served for each pin by the METADATA
+    inside the downloaded wheel it was read for (the closure check then judges bytes
+    whose hash is in the lock), and report every pin whose two disagree."""
+    problems: list[VerifyProblem] = []
+    for req, version in pins:
+        location = str(req.location)
+        filename = used.get(location)
+        served = metadata.get(location)
+        found = inside.get((location, filename)) if filename is not None else None
+        if served is None or filename is None or found is None:
+            continue  # an sdist, or a file not downloaded: the served metadata stands
+        name = canonicalize_name(req.name or "")
+        if isinstance(found, str):
+            detail = f"{found}; the lock cannot be checked against the bytes it pins"
+        else:
+            metadata[location] = found
+            differences = _metadata_differences(served, found)
+            if not differences:
+                continue
+            detail = (
+                f"metadata served for {name}=={version} differs from the METADATA inside "
+                f"{filename}: {'; '.join(differences)}. The index, a proxy or a mirror served "
+                "altered metadata: lock again from an index you trust, then verify again"
+            )
+        problems.append(
+            VerifyProblem(
+                "mismatch", name, str(version), location, filename=filename, detail=detail
+            )
+        )
     return problems
 
 
@@ -376,18 +495,19 @@ async def _release_metadata(
     fetcher: MetadataFetcher,
     pins: list[tuple[RequirementLine, Version]],
     target: Target,
-) -> tuple[dict[str, CoreMetadata], list[VerifyProblem]]:
+) -> tuple[dict[str, CoreMetadata], dict[str, str], list[VerifyProblem]]:
     """Core metadata of every pinned release through the compile pipeline's
-    fetcher (cached, ``.metadata`` first), from the file compile reads it from."""
+    fetcher (cached, ``.metadata`` first), from the file compile reads it from;
+    also that file's name, per pin location."""
     from .world import best_file
 
-    async def one(name: NormalizedName, version: Version) -> CoreMetadata | str:
+    async def one(name: NormalizedName, version: Version) -> tuple[CoreMetadata, str] | str:
         page = await client.project_page(name)
         f = best_file(release_files(page, version), target)
         if f is None:
             return f"{name}=={version} has no file to read its metadata from"
         try:
-            return await fetcher.fetch(f)
+            return await fetcher.fetch(f), f.filename
         except (InvalidMetadataError, BuildError) as exc:
             first = (str(exc).strip().splitlines() or ["?"])[0]
             return (
@@ -399,6 +519,7 @@ async def _release_metadata(
     found = await asyncio.gather(*(one(n, v) for n, v in keys))
     results = dict(zip(keys, found, strict=True))
     metadata: dict[str, CoreMetadata] = {}
+    used: dict[str, str] = {}
     problems: list[VerifyProblem] = []
     for req, version in pins:
         name = canonicalize_name(req.name or "")
@@ -409,8 +530,8 @@ async def _release_metadata(
                 VerifyProblem("unsatisfied", name, str(version), location, detail=result)
             )
         else:
-            metadata[str(req.location)] = result
-    return metadata, problems
+            metadata[str(req.location)], used[str(req.location)] = result
+    return metadata, used, problems
 
 
 def _fits(f: FileHash, targets: Sequence[Target]) -> bool:
@@ -494,7 +615,10 @@ def verify(
                 for f in r.files
                 if _fits(f, hash_targets)
             }
-            found = await _download_check(client_http, releases, fits, reporter) if download else []
+            found: list[VerifyProblem] = []
+            inside: _Inside = {}
+            if download:
+                found, inside = await _download_check(client_http, releases, fits, reporter)
             if not closing:
                 return releases, found, {}, []
             from .build import make_metadata_builder
@@ -505,9 +629,12 @@ def verify(
                 allow_insecure_hosts=http.allow_insecure_hosts if http is not None else (),
             )
             fetcher = MetadataFetcher(client_http, build_metadata=builder)
-            metadata, unreadable = await _release_metadata(
+            metadata, used, unreadable = await _release_metadata(
                 client, fetcher, pins, closure_targets[0]
             )
+            # The closure is judged on the METADATA inside the downloaded wheels: a
+            # ``.metadata`` or range request is only as good as TLS to the index.
+            found.extend(_judge_on_downloaded(metadata, used, inside, pins))
             return releases, found, metadata, unreadable
 
     releases, download_problems, metadata, unreadable = run_sync(run())

@@ -8,6 +8,11 @@ project. This is uv's ``first-index`` strategy: an attacker who uploads a
 same-named project to a public index cannot shadow a private one listed first.
 ``index_strategy="unsafe-best-match"`` merges every index, like pip.
 ``--find-links`` locations are always added to the candidates.
+
+When several sources are merged, a filename is taken from the first source
+that lists it (indexes in order, then find-links); a later file of the same
+name, wherever it lives, is ignored: lockpin reads one file's metadata per
+filename, and a lock must not accept a different file under that name.
 """
 
 from __future__ import annotations
@@ -26,7 +31,14 @@ from packaging.utils import NormalizedName, canonicalize_name
 from ..errors import IndexResponseError, InputError, NetworkError, NoSuchProjectError
 from ..net.files import file_url_path
 from ..net.redact import redact_url
-from .models import DistFile, ProjectPage, is_dist_filename, is_sha256, parse_filename
+from .models import (
+    DistFile,
+    PageTimes,
+    ProjectPage,
+    is_dist_filename,
+    is_sha256,
+    parse_filename,
+)
 from .packed import PackedFiles, pack_page
 from .pages import ACCEPT, LazyFiles, parse_html_page, parse_page
 
@@ -111,15 +123,12 @@ class IndexClient:
             return found[0]  # keep a lazily parsed page lazy
         files: list[DistFile] = []
         seen: set[str] = set()
-        for page in found:
-            for f in page.files:
-                if f.url not in seen:
-                    seen.add(f.url)
-                    files.append(f)
-        for f in links:
-            if f.url not in seen:
-                seen.add(f.url)
-                files.append(f)
+        for f in (*(f for page in found for f in page.files), *links):
+            if f.filename in seen:
+                log.debug("%s: %s is listed by an earlier source; ignored", name, f.url)
+                continue
+            seen.add(f.filename)
+            files.append(f)
         url = (
             found[0].url if found else (self.config.find_links[0] if self.config.find_links else "")
         )
@@ -229,6 +238,7 @@ def _directory_files(directory: Path) -> list[DistFile]:
             "Check the path and its permissions."
         ) from exc
     files: list[DistFile] = []
+    times = PageTimes(str(directory), given=False)  # a directory gives no upload times
     for entry in entries:
         if not is_dist_filename(entry.name) or parse_filename(entry.name) is None:
             continue
@@ -241,7 +251,9 @@ def _directory_files(directory: Path) -> list[DistFile]:
         if not stat.S_ISREG(info.st_mode):
             log.warning("--find-links: skipping %s, which is not a regular file", entry)
             continue
-        files.append(DistFile(filename=entry.name, url=target.as_uri(), size=info.st_size))
+        files.append(
+            DistFile(filename=entry.name, url=target.as_uri(), size=info.st_size, page_times=times)
+        )
     return files
 
 

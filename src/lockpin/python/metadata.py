@@ -31,6 +31,7 @@ import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -192,14 +193,15 @@ _ARCHIVE_ERRORS = (
 )
 
 
-def wheel_metadata_from_zip(data: bytes, *, source: str) -> bytes:
-    """The ``*.dist-info/METADATA`` member of a whole wheel (exactly one).
+def wheel_metadata_from_zip(data: bytes | BinaryIO, *, source: str) -> bytes:
+    """The ``*.dist-info/METADATA`` member of a whole wheel (exactly one), given as
+    bytes or as a seekable binary file.
 
     A damaged or hostile archive is an :class:`IndexResponseError` naming ``source``;
     :mod:`zipfile` checks the member's CRC-32, and its size must be the directory's.
     """
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data) as zf:
             found = [i for i in zf.infolist() if _DIST_INFO_METADATA.match(i.filename)]
             if len(found) > 1:
                 raise InvalidMetadataError(

@@ -32,6 +32,7 @@ __all__ = [
     "DistFile",
     "FileKind",
     "Formats",
+    "PageTimes",
     "ProjectPage",
     "ReleaseGrouped",
     "Releases",
@@ -86,6 +87,25 @@ def accepts_format(filename: str, formats: Formats) -> bool:
     return filename.endswith(WHEEL_SUFFIX) == (formats == "wheel")
 
 
+class PageTimes:
+    """Whether the page that listed a file gives upload times (PEP 700) at all;
+    shared by the page's files.
+
+    ``--exclude-newer`` needs them: on a page that gives upload times for some
+    files, a file without a usable one is suspicious and is excluded; on a page
+    that gives none (HTML, ``--find-links``) the cut-off cannot be applied, which
+    is said once per project (:attr:`warned`).
+    """
+
+    __slots__ = ("given", "url", "warned")
+
+    def __init__(self, url: str, *, given: bool) -> None:
+        self.url = url
+        self.given = given
+        #: projects already warned about (the cut-off cannot be applied to them)
+        self.warned: set[str] = set()
+
+
 @dataclass(frozen=True, slots=True)
 class DistFile:
     """One file of one release as an index lists it.
@@ -107,6 +127,8 @@ class DistFile:
     size: int | None = None
     upload_time: _dt.datetime | None = None
     core_metadata: bool | dict[str, str] | None = field(default=None, hash=False, compare=False)
+    #: the listing page's upload times (``None``: not from a page, e.g. a direct URL)
+    page_times: PageTimes | None = field(default=None, hash=False, compare=False, repr=False)
 
     @property
     def sha256(self) -> str | None:
@@ -117,9 +139,18 @@ class DistFile:
         return self.filename.endswith(WHEEL_SUFFIX)
 
     def uploaded_after(self, cutoff: _dt.datetime | None) -> bool:
-        """Uploaded after ``cutoff`` (``--exclude-newer``). A file without an upload
-        time (a local find-links file, an index that does not say) never is."""
-        return cutoff is not None and self.upload_time is not None and self.upload_time > cutoff
+        """Uploaded after ``cutoff`` (``--exclude-newer``).
+
+        A file without a usable upload time counts as uploaded after it when its
+        page gives upload times for other files (a missing or junk time there is
+        suspicious); when the page gives none (a local find-links file, an HTML
+        index) it never does: see :attr:`PageTimes.warned`.
+        """
+        if cutoff is None:
+            return False
+        if self.upload_time is None:
+            return self.page_times is not None and self.page_times.given
+        return self.upload_time > cutoff
 
 
 class DeferredFiles(Sequence[DistFile]):

@@ -10,8 +10,10 @@ and decodes only the releases the resolver looks at (:class:`PackedFiles`).
 
 Only validated entries are packed. The magic names the format *and* the rules
 the entries passed: entries packed by an older lockpin (LPP2, which kept any
-digest a page gave) are never read back, and every entry is checked again when
-it is read (:class:`~lockpin.python.pages.LazyFiles`).
+digest a page gave; LPP3, which kept a filename listed twice and did not record
+whether the page gives upload times) are never read back, and every entry is
+checked again when it is read (:class:`~lockpin.python.pages.LazyFiles`); a
+filename packed twice still yields its first entry only.
 
 Pure: bytes in, bytes out; the cache itself is :mod:`lockpin.net.cache`'s.
 """
@@ -22,7 +24,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from .models import DeferredFiles, version_of, version_text
+from .models import DeferredFiles, PageTimes, version_of, version_text
 from .pages import LazyFiles
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ log = logging.getLogger(__name__)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
-_SIDECAR_MAGIC = b"LPP3"
+_SIDECAR_MAGIC = b"LPP4"
 
 
 def pack_page(files: LazyFiles) -> bytes:
@@ -70,7 +72,7 @@ def pack_page(files: LazyFiles) -> bytes:
     for key, blob in zip(keys, blobs, strict=True):
         index.append((key, offset, len(blob)))
         offset += len(blob)
-    head = marshal.dumps((index, marshal.dumps(other), files.notice or ""))
+    head = marshal.dumps((index, marshal.dumps(other), files.notice or "", files.times.given))
     return _SIDECAR_MAGIC + len(head).to_bytes(4, "big") + head + b"".join(blobs)
 
 
@@ -81,7 +83,16 @@ class PackedFiles(DeferredFiles):
     uses the page says so once) unless ``replay_notice`` is false.
     """
 
-    __slots__ = ("_all", "_base", "_data", "_index", "_other", "_page_url", "_releases")
+    __slots__ = (
+        "_all",
+        "_base",
+        "_data",
+        "_index",
+        "_other",
+        "_page_url",
+        "_releases",
+        "_times",
+    )
 
     def __init__(self, data: bytes, page_url: str, *, replay_notice: bool = True) -> None:
         import marshal
@@ -89,8 +100,8 @@ class PackedFiles(DeferredFiles):
         if data[:4] != _SIDECAR_MAGIC:
             raise ValueError("not a packed page")
         size = int.from_bytes(data[4:8], "big")
-        index, other, notice = marshal.loads(data[8 : 8 + size])
-        if not isinstance(index, list) or not isinstance(other, bytes):
+        index, other, notice, timed = marshal.loads(data[8 : 8 + size])
+        if not isinstance(index, list) or not isinstance(other, bytes) or type(timed) is not bool:
             raise ValueError("not a packed page")
         if notice and replay_notice:
             log.warning("%s", _CONTROL.sub(" ", str(notice)))
@@ -99,6 +110,7 @@ class PackedFiles(DeferredFiles):
         self._index: list[tuple[str, int, int]] = index
         self._other: bytes = other
         self._page_url = page_url
+        self._times = PageTimes(page_url, given=timed)
         self._all: LazyFiles | None = None
         self._releases = self._read_releases()
 
@@ -106,7 +118,8 @@ class PackedFiles(DeferredFiles):
         import marshal
 
         start = self._base + offset
-        return LazyFiles(marshal.loads(self._data[start : start + length]), self._page_url)
+        raw = _first_entries(marshal.loads(self._data[start : start + length]))
+        return LazyFiles(raw, self._page_url, self._times)
 
     def releases(self) -> Releases:
         """The files grouped by release, newest first, as packed (each release
@@ -130,11 +143,26 @@ class PackedFiles(DeferredFiles):
                 start = self._base + offset
                 raw.extend(marshal.loads(self._data[start : start + length]))
             raw.extend(marshal.loads(self._other))
-            self._all = LazyFiles(raw, self._page_url)
+            self._all = LazyFiles(_first_entries(raw), self._page_url, self._times)
         return self._all
 
     def _source(self) -> Sequence[DistFile]:
         return self._everything()
+
+
+def _first_entries(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first entry of each filename (the parser packs no repeats; a tampered
+    cache entry could)."""
+    seen: set[str] = set()
+    out = []
+    for entry in raw:
+        name = entry.get("filename") if isinstance(entry, dict) else None
+        if isinstance(name, str):  # anything else fails the check when read
+            if name in seen:
+                continue
+            seen.add(name)
+        out.append(entry)
+    return out
 
 
 class _PackedRelease(DeferredFiles):

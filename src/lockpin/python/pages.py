@@ -15,6 +15,10 @@ it is checked here, before anything else sees it:
   may link only to http(s) URLs: ``file:`` URLs come only from pages that are
   themselves local (a ``--find-links`` directory or a ``file://`` index).
 
+* a filename listed more than once on one page keeps its first entry only:
+  lockpin reads the metadata of one file per filename, and a lock must not
+  accept a second, different file under the same name.
+
 What was dropped is reported in one warning per page.
 """
 
@@ -37,6 +41,7 @@ from .models import (
     DIGEST_HEX_LENGTHS,
     DIST_SUFFIXES,
     DistFile,
+    PageTimes,
     ProjectPage,
     Releases,
     group_releases,
@@ -134,6 +139,14 @@ class _PageCheck:
         if notice is not None:
             log.warning("%s", notice)
         return notice
+
+    def first(self, filename: str, seen: set[str]) -> bool:
+        """The filename's first entry on the page; a repeat is reported and dropped."""
+        if filename in seen:
+            self.problem(filename, "listed more than once; only its first entry is used")
+            return False
+        seen.add(filename)
+        return True
 
     def filename_ok(self, filename: str, *, explicit: bool) -> bool:
         """A wheel/sdist basename of the project; a hostile-looking one is reported.
@@ -265,10 +278,12 @@ def parse_json_page(
             url=redact_url(url),
         )
     check = _PageCheck(url, name, any_project=any_project)
+    seen: set[str] = set()
     entries = [
         entry
         for i, raw in enumerate(data["files"])
         if (entry := _json_entry(raw, i, check)) is not None
+        and check.first(entry["filename"], seen)
     ]
     files = LazyFiles(entries, url)
     files.notice = check.report()
@@ -328,11 +343,18 @@ class LazyFiles(Sequence[DistFile]):
     when read).
     """
 
-    __slots__ = ("_done", "_page_url", "_raw", "_releases", "filenames", "notice")
+    __slots__ = ("_done", "_page_url", "_raw", "_releases", "filenames", "notice", "times")
 
-    def __init__(self, raw: list[dict[str, Any]], page_url: str) -> None:
+    def __init__(
+        self, raw: list[dict[str, Any]], page_url: str, times: PageTimes | None = None
+    ) -> None:
         self._raw = raw
         self._page_url = page_url
+        #: whether the page gives upload times (``times`` is the whole page's when
+        #: ``raw`` is only part of it, as in :mod:`lockpin.python.packed`)
+        self.times = times or PageTimes(
+            page_url, given=any(r.get("upload-time") is not None for r in raw)
+        )
         self._done: list[DistFile | None] = [None] * len(raw)
         self.filenames: list[str] = [r["filename"] for r in raw]
         self._releases: Releases | None = None
@@ -362,7 +384,7 @@ class LazyFiles(Sequence[DistFile]):
             return [self[i] for i in range(*index.indices(len(self)))]
         item = self._done[index]
         if item is None:
-            item = self._done[index] = _json_file(self._raw[index], self._page_url)
+            item = self._done[index] = _json_file(self._raw[index], self._page_url, self.times)
         return item
 
     def __iter__(self) -> Iterator[DistFile]:
@@ -370,7 +392,7 @@ class LazyFiles(Sequence[DistFile]):
             yield self[i]
 
 
-def _json_file(raw: dict[str, Any], page_url: str) -> DistFile:
+def _json_file(raw: dict[str, Any], page_url: str, times: PageTimes) -> DistFile:
     """A :class:`DistFile` from a validated entry.
 
     The entry may come from the cache on disk, so what reaches a lock (filename,
@@ -402,6 +424,7 @@ def _json_file(raw: dict[str, Any], page_url: str) -> DistFile:
         size=size if type(size) is int and size >= 0 else None,
         upload_time=_parse_time(raw.get("upload-time")),
         core_metadata=meta,
+        page_times=times,
     )
 
 
@@ -488,19 +511,25 @@ def parse_html_page(
             raise _page_error(url, f"has an unusable <base href> ({_shown(parser.base)})")
         check.base = resolved
     files: list[DistFile] = []
+    seen: set[str] = set()
+    times = PageTimes(url, given=False)  # PEP 503 pages give no upload times
     for attrs, text_parts in parser.anchors:
         href = (attrs.get("href") or "").strip(_HTML_SPACE)
         if not href:
             continue
-        f = _html_file(href, attrs, text_parts, check)
-        if f is not None:
+        f = _html_file(href, attrs, text_parts, check, times)
+        if f is not None and check.first(f.filename, seen):
             files.append(f)
     check.report()
     return ProjectPage(name=canonicalize_name(name), url=url, files=tuple(files))
 
 
 def _html_file(
-    href: str, attrs: dict[str, str | None], text_parts: list[str], check: _PageCheck
+    href: str,
+    attrs: dict[str, str | None],
+    text_parts: list[str],
+    check: _PageCheck,
+    times: PageTimes,
 ) -> DistFile | None:
     # The fragment carries digests only (checked on their own) and is never fetched.
     location, _, fragment = href.partition("#")
@@ -528,4 +557,5 @@ def _html_file(
         yanked="data-yanked" in attrs,
         yanked_reason=(_plain_text(reason) or None) if reason else None,
         core_metadata=_html_metadata(meta_attr, filename, check) if has_meta else None,
+        page_times=times,
     )

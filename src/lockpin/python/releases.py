@@ -10,10 +10,12 @@ resolver usually needs only the first few releases of hundreds.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .models import DistFile, ReleaseGrouped, group_releases
+from ..net.redact import redact_url
+from .models import DistFile, ReleaseGrouped, group_releases, parse_filename
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from .target import Target
 
 __all__ = ["ProjectReleases", "VersionInfo", "releases_of", "usable_release"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +63,15 @@ def usable_release(
 ) -> VersionInfo | None:
     """The release's files usable on ``target``, or ``None`` when there are none.
 
-    A file counts when it was uploaded before ``exclude_newer`` (files without
-    an upload time, such as local find-links, are kept) and the target installs
+    A file counts when it was uploaded before ``exclude_newer`` and the target installs
     it (:meth:`~lockpin.python.target.Target.installs`, with ``formats`` from
     ``--only-binary``/``--no-binary``). A release is yanked when all its usable
     files are (PEP 592).
+
+    A file without a usable upload time is left out when its page gives upload
+    times for other files, and kept when the page gives none (HTML indexes,
+    ``--find-links``): then the cut-off cannot be applied to the project, which
+    is warned about once (:meth:`~lockpin.python.models.DistFile.uploaded_after`).
     """
     usable = [
         f
@@ -72,9 +80,32 @@ def usable_release(
     ]
     if not usable:
         return None
+    if exclude_newer is not None:
+        _warn_untimed(usable)
     yanked = all(f.yanked for f in usable)
     reason = next((f.yanked_reason for f in usable if f.yanked_reason), None) if yanked else None
     return VersionInfo(version, tuple(usable), yanked, reason)
+
+
+def _warn_untimed(files: Iterable[DistFile]) -> None:
+    """Say once per project and page that ``--exclude-newer`` could not be applied
+    to files kept without an upload time."""
+    for f in files:
+        times = f.page_times
+        if f.upload_time is not None or times is None or times.given:
+            continue
+        parsed = parse_filename(f.filename)
+        project = parsed[0] if parsed else f.filename
+        if project in times.warned:
+            continue
+        times.warned.add(project)
+        log.warning(
+            "--exclude-newer cannot be applied to %s: %s gives no upload times, so its "
+            "files are considered whatever their age. Use an index that serves PEP 700 "
+            "upload times (JSON pages) to apply the cut-off.",
+            project,
+            redact_url(times.url),
+        )
 
 
 class ProjectReleases:

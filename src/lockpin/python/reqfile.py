@@ -260,11 +260,29 @@ def _logical(path: str, physical: list[str], start: int, end: int, content: str)
     return LogicalLine(Location(path, start + 1), body.strip(), comment, raw)
 
 
-def _expand(text: str, env: Mapping[str, str] | None) -> str:
+def _expand(text: str, env: Mapping[str, str] | None, location: Location) -> str:
     """pip's ``${NAME}`` expansion; unknown or empty variables stay as written."""
     if not env:
         return text
-    return _ENV_VAR.sub(lambda m: env.get(m.group(1)) or m.group(0), text)
+    budget = [_MAX_EXPANSION]
+
+    def value(m: re.Match[str]) -> str:
+        found = env.get(m.group(1)) or m.group(0)
+        budget[0] -= len(found)
+        if budget[0] < 0:
+            raise InputError(
+                f"${{...}} variables expand this line past {_MAX_EXPANSION // 1024} KiB; "
+                "that is not a requirement. Check the variables it uses.",
+                location=str(location),
+            )
+        return found
+
+    return _ENV_VAR.sub(value, text)
+
+
+#: ``${VAR}`` values added to one line at most: real ones are tokens and URLs; a
+#: file that repeats a large variable thousands of times must not fill the memory.
+_MAX_EXPANSION = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +378,7 @@ def parse_requirement_text(
 ) -> RequirementLine:
     """Parse one logical line's text (no comment): a requirement or ``-e target``,
     with its ``--hash``/``--config-settings``/``--global-option`` options."""
-    parts = _split(_expand(text, env), location)
+    parts = _split(_expand(text, env, location), location)
     return _requirement_line(parts, location, constraint=constraint, comment=comment)
 
 
@@ -546,7 +564,7 @@ def _classify(
     line: LogicalLine, env: Mapping[str, str] | None, *, constraint: bool
 ) -> RequirementLine | _Parts:
     """A requirement line, or the options of an options line (checked for strays)."""
-    parts = _split(_expand(line.text, env), line.location)
+    parts = _split(_expand(line.text, env, line.location), line.location)
     if _is_requirement(parts):
         return _requirement_line(parts, line.location, constraint=constraint, comment=line.comment)
     for name, _ in parts.options:
