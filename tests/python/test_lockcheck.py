@@ -141,6 +141,23 @@ def test_extras_requested_by_another_pin_are_followed(locks: Locks, dist_dir: Pa
 # -- edits that must fail -----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("which", ["every-pin", "one-root"])
+def test_a_marker_that_hides_a_pin_on_every_target_is_reported(locks: Locks, which: str) -> None:
+    """A lock whose pins carry ``; sys_platform == "win32"`` installs nothing on the
+    lock's linux target: it is not a lock lockpin writes, and it is not closed."""
+    lock = locks.compile("beta\n", *AMD64)
+    text = lock.read_text()
+    names = ["alpha", "beta"] if which == "every-pin" else ["beta"]
+    for name in names:
+        text = re.sub(rf"(?m)^({name}==[^ \n]+)", r'\1 ; sys_platform == "win32"', text, count=1)
+    lock.write_text(text)
+    result = locks.verify(lock)
+    assert result.code == 1, result.both
+    for name in names:
+        assert f"{name}==" in result.out
+    assert "installs on none of the lock's targets" in result.out
+
+
 def test_removed_dependency_is_missing(locks: Locks) -> None:
     lock = locks.compile("beta\n", *AMD64)
     text = drop_block(lock.read_text(), "alpha")

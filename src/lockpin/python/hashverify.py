@@ -673,7 +673,12 @@ def verify(
     problems.extend(download_problems)
     problems.extend(unreadable)
     if closing:
-        found, notes = check_closure(lock_pins(blocks), metadata, closure_targets)
+        found, notes = check_closure(
+            lock_pins(blocks),
+            metadata,
+            closure_targets,
+            own_markers_only=header.tool == "lockpin",
+        )
         problems.extend(found)
         warnings.extend(notes)
     for req in unhashed:

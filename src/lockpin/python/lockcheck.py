@@ -481,8 +481,14 @@ def check_closure(
     pins: Sequence[LockPin],
     metadata: Mapping[str, CoreMetadata],
     targets: Sequence[Target],
+    *,
+    own_markers_only: bool = False,
 ) -> tuple[list[VerifyProblem], list[str]]:
     """Check that the pins form a closed, consistent set on every target.
+
+    ``own_markers_only`` (a lockpin lock): a marker may only tell the lock's own
+    targets apart, so a pin whose marker holds on none of them is a problem (other
+    tools copy the inputs' markers, e.g. ``pywin32 ; sys_platform == "win32"``).
 
     ``metadata`` maps a pin's ``location`` to its release's core metadata; a pin
     without an entry (a direct reference) satisfies requirements on its name but
@@ -504,6 +510,22 @@ def check_closure(
             )
             found.setdefault(key, []).append(target.describe())
         warnings.extend(check.warnings)
+    for pin in pins if own_markers_only else ():
+        if pin.marker is not None and not _holds_anywhere(pin.marker, targets):
+            # A marker false on every target hides the pin from pip everywhere: a lock
+            # whose pins all carry `; sys_platform == "win32"` installs nothing on Linux.
+            # lockpin writes a marker only to tell the lock's own targets apart.
+            found.setdefault(
+                (
+                    pin.location,
+                    "form",
+                    pin.name,
+                    str(pin.version or ""),
+                    f"{pin.label} ; {pin.marker} installs on none of the lock's targets "
+                    f"({'; '.join(t.describe() for t in targets)}); lockpin writes no such line",
+                ),
+                [],
+            ).extend(t.describe() for t in targets)
     annotated = any(p.via for p in pins)
     if not annotated and pins:
         warnings.append(
@@ -754,6 +776,15 @@ def _explaining_extras(
     ]
     satisfied = [e for e in candidates if _extra_satisfied(meta, e, by_name, targets)]
     return frozenset(satisfied or candidates)
+
+
+def _holds_anywhere(marker: Marker, targets: Sequence[Target]) -> bool:
+    """Whether pip installs a pin with this marker on one of ``targets`` at least
+    (extras play no part in a lock's own markers); unknown names count as holding."""
+    try:
+        return any(t.evaluate(marker) for t in targets)
+    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+        return True
 
 
 def _holds_plain(marker: Marker, targets: Sequence[Target]) -> bool:
