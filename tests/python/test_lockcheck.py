@@ -193,6 +193,25 @@ def test_added_unrelated_pin_is_not_required(locks: Locks, dist_dir: Path) -> No
     )
 
 
+def test_a_pin_swapped_for_a_direct_reference_to_another_project_is_reported(
+    locks: Locks, dist_dir: Path, index: IndexServer
+) -> None:
+    """``beta==1.0`` replaced by ``beta @ <alpha's wheel> --hash=<its hash>`` with the
+    annotations kept: pip would install alpha's file in beta's place."""
+    lock = locks.compile("beta\n", *AMD64)
+    wheel = "alpha-1.0-py3-none-any.whl"
+    swapped = pin_block(f"beta @ {index.file_url(wheel)}", [sha256_file(dist_dir / wheel)])
+    text, n = re.subn(
+        r"(?m)^beta==1\.0 \\\n(?:    --hash=[^\n]*\n)+", lambda _m: swapped, lock.read_text()
+    )
+    assert n == 1
+    lock.write_text(text)
+    result = locks.verify(lock)
+    assert result.code == 1, result.both
+    assert f"{lock}:{line_of(text, 'beta @')}:" in result.out
+    assert "the file is a distribution of alpha, not of beta" in result.out
+
+
 def test_added_pin_with_a_forged_root_annotation_passes(locks: Locks, dist_dir: Path) -> None:
     # The limit of what verify can know without the inputs (documented): a pin that
     # claims to come from requirements.in is a root. `compile --check` catches it.

@@ -397,6 +397,13 @@ def _requirement_problems(
     if req.editable or req.url is not None:
         if req.install_options:
             problem(f"{req.text}: a lock does not carry {', '.join(req.install_options)}")
+        named = _archive_name(req.url or "")
+        if named is not None and name and named != name:
+            # `beta @ https://…/alpha-1.0-py3-none-any.whl`: pip installs alpha for beta.
+            problem(
+                f"{name} @ {redact_url(req.url or '')}: the file is a distribution of {named}, "
+                f"not of {name}"
+            )
         return out  # a direct reference, written as given
     spec = next(iter(req.requirement.specifier), None) if req.requirement else None
     if version is None or spec is None or spec.operator != "==":
@@ -425,6 +432,20 @@ def _requirement_problems(
         return out
     out.extend(_layout_problems(block, req, name, str(version)))
     return out
+
+
+def _archive_name(url: str) -> NormalizedName | None:
+    """The project a direct reference's file belongs to, when its name says so."""
+    from urllib.parse import unquote, urlsplit
+
+    from .models import parse_filename
+
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return None
+    parsed = parse_filename(unquote(path.rsplit("/", 1)[-1]))
+    return parsed[0] if parsed is not None else None
 
 
 def _layout_problems(
