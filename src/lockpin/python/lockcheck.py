@@ -15,12 +15,14 @@ import re
 import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
+from urllib.parse import unquote, urlsplit
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.utils import NormalizedName, canonicalize_name
 
 from ..net.redact import redact_text, redact_url
 from .hashing import ProblemKind, VerifyProblem
+from .models import parse_filename
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -436,10 +438,6 @@ def _requirement_problems(
 
 def _archive_name(url: str) -> NormalizedName | None:
     """The project a direct reference's file belongs to, when its name says so."""
-    from urllib.parse import unquote, urlsplit
-
-    from .models import parse_filename
-
     try:
         path = urlsplit(url).path
     except ValueError:
@@ -532,7 +530,7 @@ def check_closure(
             found.setdefault(key, []).append(target.describe())
         warnings.extend(check.warnings)
     for pin in pins if own_markers_only else ():
-        if pin.marker is not None and not _holds_anywhere(pin.marker, targets):
+        if pin.marker is not None and not _holds_anywhere(pin.marker, targets, unknown=True):
             # A marker false on every target hides the pin from pip everywhere: a lock
             # whose pins all carry `; sys_platform == "win32"` installs nothing on Linux.
             # lockpin writes a marker only to tell the lock's own targets apart.
@@ -788,7 +786,7 @@ def _explaining_extras(
         if canonicalize_name(r.name) == name
         and (not extras or extras & {canonicalize_name(e) for e in r.extras})
     ]
-    if any(r.marker is None or _holds_plain(r.marker, targets) for r in reqs):
+    if any(r.marker is None or _holds_anywhere(r.marker, targets, unknown=False) for r in reqs):
         return None
     candidates = [
         extra
@@ -799,20 +797,13 @@ def _explaining_extras(
     return frozenset(satisfied or candidates)
 
 
-def _holds_anywhere(marker: Marker, targets: Sequence[Target]) -> bool:
-    """Whether pip installs a pin with this marker on one of ``targets`` at least
-    (extras play no part in a lock's own markers); unknown names count as holding."""
+def _holds_anywhere(marker: Marker, targets: Sequence[Target], *, unknown: bool) -> bool:
+    """Whether ``marker`` (without extras) holds on one of ``targets`` at least;
+    ``unknown`` answers for a marker that cannot be evaluated."""
     try:
         return any(t.evaluate(marker) for t in targets)
     except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
-        return True
-
-
-def _holds_plain(marker: Marker, targets: Sequence[Target]) -> bool:
-    try:
-        return any(t.evaluate(marker) for t in targets)
-    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
-        return False
+        return unknown
 
 
 def _extra_satisfied(
