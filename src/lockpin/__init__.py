@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "AptCompileResult",
+    "AptLock",
+    "AptVerifyResult",
     "Event",
     "HashResult",
     "HttpConfig",
@@ -25,6 +28,9 @@ __all__ = [
     "Target",
     "VerifyResult",
     "__version__",
+    "apt_compile",
+    "apt_export",
+    "apt_verify",
     "compile",
     "hash_requirements",
     "parse_target",
@@ -32,6 +38,12 @@ __all__ = [
 ]
 
 _LAZY = {
+    "apt_compile": ".apt.compile",
+    "AptCompileResult": ".apt.compile",
+    "apt_verify": ".apt.verify",
+    "AptVerifyResult": ".apt.verify",
+    "apt_export": ".apt.api",
+    "AptLock": ".apt.lock",
     "compile": ".python.compile",
     "Lock": ".python.lock",
     "LockedPackage": ".python.lock",
@@ -52,6 +64,10 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from .apt.api import apt_export
+    from .apt.compile import AptCompileResult, apt_compile
+    from .apt.lock import AptLock
+    from .apt.verify import AptVerifyResult, apt_verify
     from .errors import InputError, LockpinError, NetworkError, ResolutionError
     from .net.config import HttpConfig
     from .progress import Event, Reporter

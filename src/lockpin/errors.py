@@ -22,6 +22,7 @@ __all__ = [
     "InvalidMetadataError",
     "LockpinError",
     "NetworkError",
+    "NoSuchPackageError",
     "NoSuchProjectError",
     "NoSuchVersionError",
     "OfflineError",
@@ -116,8 +117,27 @@ class NoSuchProjectError(LockpinError):
         )
 
 
+class NoSuchPackageError(LockpinError):
+    """No suite of the archive lists the Debian/Ubuntu package (nor anything provides it).
+
+    ``package`` is the name asked for, ``architecture`` the one resolved for,
+    ``close`` the most similar names the archive does list (for "did you mean").
+    """
+
+    def __init__(
+        self, message: str, *, package: str, architecture: str, close: tuple[str, ...] = ()
+    ) -> None:
+        self.package = package
+        self.architecture = architecture
+        self.close = close
+        super().__init__(message)
+
+
 class NoSuchVersionError(LockpinError):
-    """The project exists but not in the requested version (or no file of it fits)."""
+    """The project exists but not in the requested version (or no file of it fits).
+
+    Also raised for a Debian package whose requested version no suite holds;
+    ``project`` is then the package name."""
 
     def __init__(self, project: str, version: str, message: str) -> None:
         self.project = project

@@ -24,7 +24,9 @@ __all__ = ["Event", "EventKind", "NullReporter", "Reporter"]
 #: ``"download"``  a whole file was downloaded and checked (``subject``: its file name,
 #:                 ``size``: its length)
 #: ``"bytes"``     bytes arrived from the network (``size``: how many; no ``subject``)
-EventKind = Literal["page", "metadata", "build", "download", "bytes"]
+#: ``"index"``     an apt ``Packages`` index was downloaded and verified (``subject``:
+#:                 ``suite/component/binary-arch``, ``size``: its compressed length)
+EventKind = Literal["page", "metadata", "build", "download", "bytes", "index"]
 
 
 @dataclass(frozen=True, slots=True)

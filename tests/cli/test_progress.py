@@ -60,7 +60,7 @@ def test_event_is_a_frozen_value() -> None:
     assert event.subject == ""
     with pytest.raises(AttributeError):
         event.size = 11  # type: ignore[misc]
-    assert set(get_args(EventKind)) == {"page", "metadata", "build", "download", "bytes"}
+    assert set(get_args(EventKind)) == {"page", "metadata", "build", "download", "bytes", "index"}
 
 
 def test_reporters_satisfy_the_protocol() -> None:

@@ -1,8 +1,10 @@
 """The ``lockpin`` command: the root parser, dispatch to a command, errors to exit codes.
 
 No logic lives in the CLI: each command maps its arguments onto library values,
-calls one public function and prints the result (``cli/python.py``; shared option
-groups in ``_options.py``, what is printed besides results in ``_output.py``).
+calls one public function and prints the result. One module per command group:
+``cli/python.py`` (``compile``, ``hash``, ``verify``), ``cli/apt.py`` (``apt
+compile|export|verify``); shared option groups in ``_options.py``, what is
+printed besides results in ``_output.py``.
 
 Exit codes: 0 success; 1 the check asked for failed (``verify`` found
 differences, ``compile --check`` found drift, ``hash`` found disagreeing hashes,
@@ -17,7 +19,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from . import python
+from . import apt, python
 from ._options import setup_logging
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lockpin {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     python.add_commands(sub)
+    apt.add_commands(sub)
     return parser
 
 

@@ -62,6 +62,7 @@ class ProgressLine:
         self.metadata = 0
         self.builds = 0
         self.downloads = 0
+        self.indexes = 0
         self.bytes = 0
         self._last: float | None = None
         self._lock = threading.Lock()
@@ -77,6 +78,8 @@ class ProgressLine:
                 self.builds += 1
             elif event.kind == "download":
                 self.downloads += 1
+            elif event.kind == "index":
+                self.indexes += 1
             elif event.kind == "bytes":
                 self.bytes += event.size
             now = self.clock()
@@ -90,6 +93,7 @@ class ProgressLine:
         parts = [
             f"{count} {what}"
             for count, what in (
+                (self.indexes, "apt indexes verified"),
                 (self.pages, "projects discovered"),
                 (self.metadata, "resolved"),
                 (self.builds, "built"),

@@ -14,11 +14,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from .._async import LoopThread, cancel_all_tasks
 from ..errors import InputError
 from ..net.http import Http
 from ..net.redact import redact_url
 from ..progress import Event
-from .bridge import LoopThread, cancel_all_tasks
 from .fetch import MetadataFetcher
 from .hashverify import IndexPrecedence, allow_trusted_hosts, merge_index_config
 from .index import IndexClient, IndexConfig

@@ -19,6 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
+from .._async import run_sync
 from .._io import atomic_write, read_text
 from ..errors import (
     BuildError,
@@ -31,7 +32,6 @@ from ..net.config import HttpConfig
 from ..net.http import Http
 from ..net.redact import redact_url
 from ..progress import Event
-from .bridge import run_sync
 from .hashing import (
     HashDisagreement,
     HashResult,

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
     from packaging.version import Version
 
+    from .._async import LoopThread
     from ..progress import Reporter
-    from .bridge import LoopThread
     from .fetch import MetadataFetcher
     from .index import IndexClient
     from .metadata import CoreMetadata

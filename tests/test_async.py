@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
-from lockpin.python.bridge import LoopThread, cancel_all_tasks, run_sync
+from lockpin._async import LoopThread, cancel_all_tasks, run_sync
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator

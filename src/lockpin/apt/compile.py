@@ -1,0 +1,280 @@
+"""``lockpin apt compile``: from ``apt.in`` to an :class:`~lockpin.apt.lock.AptLock`.
+
+Orchestration only: read the inputs, load the verified archive
+(:mod:`lockpin.apt.archive`), resolve each platform's closure
+(:mod:`lockpin.apt.resolve`) and assemble the lock. Nothing is written here: the
+caller (the CLI, or a build tool) decides where the text goes, atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from .._async import run_sync
+from .._io import read_text
+from ..errors import InputError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+    from os import PathLike
+
+    from ..net.config import HttpConfig
+    from ..progress import Reporter
+    from .archive import Archive
+    from .distro import Sources
+    from .lock import AptLock
+    from .models import Package
+
+__all__ = ["AptCompileResult", "apt_compile"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AptCompileResult:
+    """What :func:`apt_compile` found: the new ``lock``, the ``previous`` lock it
+    started from (``None`` without one) and ``warnings`` for the user."""
+
+    lock: AptLock
+    previous: AptLock | None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        """Whether the pins differ from the previous lock's (evidence aside)."""
+        return self.previous is None or not self.previous.same_content(self.lock)
+
+
+def _read_previous(existing: str | PathLike[str] | None) -> AptLock | None:
+    from .lock import AptLock
+
+    if existing is None:
+        return None
+    text = read_text(existing, what="lock")
+    try:
+        return AptLock.from_toml(text, filename=str(existing))
+    except InputError as exc:
+        raise InputError(
+            f"{exc} The existing lock cannot be read, so its pins cannot be kept: fix it, "
+            "or delete it (or pass another -o) to lock from scratch.",
+        ) from exc
+
+
+def _archive_hosts(sources: Sources, architectures: Sequence[str]) -> set[str]:
+    """The hosts whose plain-http answers the archive signature vouches for."""
+    hosts: set[str] = set()
+    for arch in architectures:
+        for suite in sources.suites_for(arch):
+            parts = urlsplit(suite.base_url)
+            if parts.hostname:
+                hosts.add(
+                    parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+                )
+    return hosts
+
+
+def apt_http_config(
+    http: HttpConfig | None, sources: Sources, architectures: Sequence[str]
+) -> HttpConfig:
+    """``http`` with the archive's hosts allowed over plain http, as apt does: every
+    byte used is checked against the signed InRelease (unless verification is off,
+    in which case the user asked for an unsigned mirror and was warned)."""
+    import dataclasses
+
+    from ..net.config import HttpConfig
+
+    config = http or HttpConfig()
+    hosts = _archive_hosts(sources, architectures)
+    return dataclasses.replace(
+        config, allow_insecure_hosts=config.allow_insecure_hosts | frozenset(hosts)
+    )
+
+
+async def _load(
+    config: HttpConfig,
+    sources: Sources,
+    architectures: Sequence[str],
+    reporter: Reporter | None,
+    now: datetime | None,
+) -> Archive:
+    from ..net.http import Http
+    from .archive import load_archive
+
+    async with Http(config) as http:
+        return await load_archive(http, sources, architectures, reporter=reporter, now=now)
+
+
+def load(
+    sources: Sources,
+    architectures: Sequence[str],
+    *,
+    http: HttpConfig | None = None,
+    reporter: Reporter | None = None,
+    now: datetime | None = None,
+) -> Archive:
+    """Fetch and verify the archive's indexes for ``architectures`` (blocking)."""
+    config = apt_http_config(http, sources, architectures)
+    return run_sync(_load(config, sources, architectures, reporter, now))
+
+
+def _check_platforms(platforms: Sequence[str]) -> list[tuple[str, str]]:
+    """``[(platform, debian arch)]`` in the order given, duplicates refused."""
+    from .distro import debian_arch, oci_platform
+
+    pairs: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    for given in platforms:
+        arch = debian_arch(given)
+        platform = oci_platform(arch)
+        if arch in seen:
+            raise InputError(
+                f"platform {given!r} is named twice (as {seen[arch]!r} too); name each once."
+            )
+        seen[arch] = given
+        pairs.append((platform, arch))
+    return pairs
+
+
+def apt_compile(
+    src: str | PathLike[str],
+    *,
+    release: str | None = None,
+    platforms: Sequence[str] = (),
+    distro: str | None = None,
+    components: Sequence[str] = (),
+    suites: Sequence[str] = (),
+    mirror: str | None = None,
+    security_mirror: str | None = None,
+    snapshot: str | None = None,
+    snapshot_url: str | None = None,
+    keyring: str | PathLike[str] | None = None,
+    insecure_skip_verify: bool = False,
+    with_recommends: bool = False,
+    base_status: str | PathLike[str] | None = None,
+    existing: str | PathLike[str] | None = None,
+    upgrade: bool = False,
+    upgrade_packages: Sequence[str] = (),
+    http: HttpConfig | None = None,
+    reporter: Reporter | None = None,
+    now: datetime | None = None,
+) -> AptCompileResult:
+    """Resolve the packages listed in ``src`` (an ``apt.in``) for every platform.
+
+    ``release`` (``bookworm``, ``noble``) and ``platforms`` (``linux/amd64``,
+    ``arm64``) default to the ``existing`` lock's; ``existing`` also supplies the
+    pins kept unless ``upgrade`` (all) or ``upgrade_packages`` (those names).
+    Packages installed in the base are left out: those of ``base_status`` (the
+    image's ``/var/lib/dpkg/status``), else the release's Essential and
+    ``Priority: required`` set. Raises :class:`~lockpin.errors.InputError` for
+    bad input, :class:`~lockpin.errors.IntegrityError` for an archive that fails
+    verification, :class:`~lockpin.errors.NoSuchPackageError`,
+    :class:`~lockpin.errors.NoSuchVersionError` and
+    :class:`~lockpin.errors.ResolutionError` (exit code 1) when the closure
+    cannot be planned.
+    """
+    from .distro import sources_for
+    from .inputs import parse_apt_in
+
+    requests = parse_apt_in(read_text(src, what="package list"), filename=str(src))
+    if not requests:
+        raise InputError(f"{src}: lists no package; add one package name per line.")
+    previous = _read_previous(existing)
+    warnings: list[str] = []
+
+    if release is None:
+        if previous is None:
+            raise InputError(
+                "name the release to resolve against: --release bookworm (Debian) or "
+                "--release noble (Ubuntu)."
+            )
+        release = previous.release
+    if not platforms:
+        if previous is None:
+            raise InputError(
+                "name the target platform(s): --platform linux/amd64 (repeatable), or --arch amd64."
+            )
+        platforms = list(previous.platforms)
+    pairs = _check_platforms(platforms)
+
+    sources = sources_for(
+        release=release,
+        distro=distro,
+        components=("main", *[c for c in components if c != "main"]),
+        suites=list(suites) or None,
+        mirror=mirror,
+        security_mirror=security_mirror,
+        snapshot=snapshot,
+        snapshot_url=snapshot_url,
+        keyring=keyring,
+        insecure_skip_verify=insecure_skip_verify,
+    )
+    if insecure_skip_verify:
+        warnings.append(
+            "--insecure-skip-verify: InRelease signatures were NOT checked; nothing vouches "
+            "that these pins are the archive's. Use it only for a local unsigned mirror."
+        )
+
+    installed_from_status: list[Package] | None = None
+    base_id = "default"
+    if base_status is not None:
+        from .packages import parse_status
+
+        status_text = read_text(base_status, what="dpkg status file")
+        try:
+            installed_from_status = parse_status(status_text)
+        except ValueError as exc:
+            raise InputError(
+                f"{base_status}: not a dpkg status file ({exc}). Pass the base image's "
+                "/var/lib/dpkg/status.",
+            ) from exc
+        base_id = "status:" + hashlib.sha256(status_text.encode()).hexdigest()
+
+    archive = load(sources, [arch for _, arch in pairs], http=http, reporter=reporter, now=now)
+
+    unknown_upgrades = set(upgrade_packages)
+    results = []
+    for platform, arch in pairs:
+        from .resolve import base_from_archive, resolve
+
+        universe = archive.universe(arch)
+        installed = (
+            installed_from_status
+            if installed_from_status is not None
+            else base_from_archive(universe)
+        )
+        preferences: dict[str, str] = {}
+        if previous is not None and not upgrade and previous.release == release:
+            preferences = dict(previous.pins(platform))
+            for name in upgrade_packages:
+                if preferences.pop(name, None) is not None:
+                    unknown_upgrades.discard(name)
+        resolution = resolve(
+            universe,
+            [r.relation for r in requests],
+            installed=installed,
+            with_recommends=with_recommends,
+            preferences=preferences,
+        )
+        results.append((platform, resolution))
+    if previous is not None and not upgrade:
+        for name in sorted(unknown_upgrades):
+            warnings.append(f"-P {name}: the existing lock pins no package of that name.")
+
+    from .lock import build_lock
+
+    lock = build_lock(
+        sources=sources,
+        platforms=[p for p, _ in pairs],
+        requests=requests,
+        resolutions=results,
+        evidence=archive.evidence,
+        download_url=archive.download_url,
+        with_recommends=with_recommends,
+        base=base_id,
+    )
+    return AptCompileResult(lock=lock, previous=previous, warnings=tuple(warnings))

@@ -1,0 +1,226 @@
+"""From deb822 stanzas to :class:`~lockpin.apt.models.Package` values: an archive's
+``Packages`` index entries and the installed entries of a dpkg status file.
+
+Pure. Every field lockpin relies on is checked, because it becomes part of a
+lock, a URL or a file name: the package name (Policy 5.6.1), the version
+(:mod:`lockpin.apt.version`), the architecture, the relation fields
+(:mod:`lockpin.apt.relation`), ``Filename`` (a relative path: no ``/`` at the
+start, no ``..`` or empty segment, no whitespace or control character),
+``Size`` (a decimal number) and ``SHA256`` (64 hex digits, kept lower-case).
+A stanza that fails raises :class:`PackageStanzaError` naming the package and
+the field.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final, cast
+
+from .deb822 import iter_stanzas
+from .models import INSTALLED, MultiArch, Package
+from .relation import RelationError, parse_provides, parse_relations
+from .version import InvalidVersion, parse_version
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .relation import Relation, Relations
+
+__all__ = [
+    "PackageStanzaError",
+    "is_installed_status",
+    "package_from_stanza",
+    "parse_status",
+]
+
+_NAME: Final = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+_ARCH: Final = re.compile(r"[a-z0-9][a-z0-9-]*")
+_SHA256: Final = re.compile(r"[0-9a-fA-F]{64}")
+_SIZE: Final = re.compile(r"[0-9]+")
+# Printable ASCII without space (and without "\" or the URL specials that would
+# change what a URL names); non-ASCII is refused too: archives never use it.
+_FILENAME: Final = re.compile(r"[A-Za-z0-9._+~:%=@,-][A-Za-z0-9._+~:%=@,/-]*")
+_MULTI_ARCH: Final = frozenset({"no", "same", "foreign", "allowed"})
+_RELATION_FIELDS: Final = (
+    ("depends", "Depends"),
+    ("pre-depends", "Pre-Depends"),
+    ("recommends", "Recommends"),
+    ("conflicts", "Conflicts"),
+    ("breaks", "Breaks"),
+)
+#: dpkg states of a package whose files are on disk and configured, which dpkg
+#: counts as satisfying a dependency (pending triggers do not undo that).
+_INSTALLED_STATES: Final = frozenset({"installed", "triggers-pending", "triggers-awaited"})
+
+
+class PackageStanzaError(ValueError):
+    """A stanza that is not a usable package entry. ``package`` is its name (``""``
+    when it has none), ``field`` the field at fault (``Package``, ``SHA256``...)."""
+
+    def __init__(self, message: str, *, package: str, field: str) -> None:
+        self.package = package
+        self.field = field
+        who = f"package {package!r}" if package else "a package entry"
+        super().__init__(f"{who}: field {field}: {message}")
+
+
+def package_from_stanza(
+    fields: Mapping[str, str],
+    *,
+    suite: str,
+    origin: str,
+    component: str = "",
+    installed: bool = False,
+) -> Package:
+    """The :class:`Package` of one stanza (lower-cased field names, as
+    :func:`~lockpin.apt.deb822.parse_stanza` gives them).
+
+    ``Package``, ``Version`` and ``Architecture`` are mandatory; so are
+    ``Filename``, ``Size`` and ``SHA256`` unless ``installed`` (a dpkg status
+    entry, which has no file). ``Multi-Arch`` defaults to ``no`` (an unknown value
+    counts as ``no``, as apt does), ``Source`` keeps the source name only.
+    """
+    name = fields.get("package", "")
+    if not name:
+        raise PackageStanzaError("missing", package="", field="Package")
+    if _NAME.fullmatch(name) is None:
+        raise PackageStanzaError(
+            "not a valid package name (lower-case letters, digits, + - . only, at least "
+            "two characters, starting with a letter or digit)",
+            package=name,
+            field="Package",
+        )
+    version = _required(fields, "version", "Version", name)
+    try:
+        parse_version(version)
+    except InvalidVersion as exc:
+        raise PackageStanzaError(exc.reason, package=name, field="Version") from None
+    architecture = _required(fields, "architecture", "Architecture", name)
+    if _ARCH.fullmatch(architecture) is None:
+        raise PackageStanzaError(
+            f"not a valid architecture name: {architecture!r}", package=name, field="Architecture"
+        )
+
+    relations: dict[str, Relations] = {}
+    for key, label in _RELATION_FIELDS:
+        text = fields.get(key)
+        if text:
+            try:
+                relations[key] = parse_relations(text)
+            except RelationError as exc:
+                raise PackageStanzaError(str(exc), package=name, field=label) from None
+    provides: tuple[Relation, ...] = ()
+    if fields.get("provides"):
+        try:
+            provides = parse_provides(fields["provides"])
+        except RelationError as exc:
+            raise PackageStanzaError(str(exc), package=name, field="Provides") from None
+
+    multi_arch = fields.get("multi-arch", "no").lower()
+    essential = fields.get("essential", "no").lower()
+    if essential not in ("yes", "no"):
+        raise PackageStanzaError(
+            f"must be 'yes' or 'no', not {fields['essential']!r}", package=name, field="Essential"
+        )
+    source = fields.get("source", "").split("(", 1)[0].strip()
+    if source and _NAME.fullmatch(source) is None:
+        raise PackageStanzaError(
+            f"not a valid source name: {source!r}", package=name, field="Source"
+        )
+
+    filename = ""
+    size = 0
+    sha256 = ""
+    if not installed:
+        filename = _required(fields, "filename", "Filename", name)
+        _check_filename(filename, name)
+        size_text = _required(fields, "size", "Size", name)
+        if _SIZE.fullmatch(size_text) is None:
+            raise PackageStanzaError(
+                f"not a size in bytes: {size_text!r}", package=name, field="Size"
+            )
+        size = int(size_text)
+        sha256 = _required(fields, "sha256", "SHA256", name)
+        if _SHA256.fullmatch(sha256) is None:
+            raise PackageStanzaError(
+                f"not a sha256 digest (64 hex digits): {sha256!r}", package=name, field="SHA256"
+            )
+        sha256 = sha256.lower()
+
+    return Package(
+        name=name,
+        version=version,
+        architecture=architecture,
+        suite=suite,
+        origin=origin,
+        multi_arch=cast("MultiArch", multi_arch) if multi_arch in _MULTI_ARCH else "no",
+        essential=essential == "yes",
+        priority=fields.get("priority", ""),
+        depends=relations.get("depends", ()),
+        pre_depends=relations.get("pre-depends", ()),
+        recommends=relations.get("recommends", ()),
+        conflicts=relations.get("conflicts", ()),
+        breaks=relations.get("breaks", ()),
+        provides=provides,
+        filename=filename,
+        size=size,
+        sha256=sha256,
+        source=source,
+        component=component,
+    )
+
+
+def _required(fields: Mapping[str, str], key: str, label: str, name: str) -> str:
+    value = fields.get(key, "")
+    if not value:
+        raise PackageStanzaError("missing or empty", package=name, field=label)
+    if "\n" in value:
+        raise PackageStanzaError("must be a single line", package=name, field=label)
+    return value
+
+
+def _check_filename(filename: str, name: str) -> None:
+    """``Filename`` is joined to the mirror's URL and names the downloaded file:
+    only a plain relative path can do that safely."""
+    problem = None
+    if filename.startswith("/"):
+        problem = "an absolute path"
+    elif _FILENAME.fullmatch(filename) is None:
+        problem = "has whitespace, control or unexpected characters"
+    elif any(part in ("", ".", "..") for part in filename.split("/")):
+        problem = "has an empty, '.' or '..' path segment"
+    if problem is not None:
+        raise PackageStanzaError(
+            f"{filename!r} is not a plain relative path: {problem}", package=name, field="Filename"
+        )
+
+
+def is_installed_status(status: str) -> bool:
+    """Whether a dpkg ``Status`` value (``want flag state``) means the package is
+    installed: flag ``ok`` and state ``installed`` (or only awaiting/pending
+    triggers), whatever the selection (``install``, ``hold``, ``deinstall``...)."""
+    words = status.split()
+    return len(words) == 3 and words[1] == "ok" and words[2] in _INSTALLED_STATES
+
+
+def parse_status(text: str) -> list[Package]:
+    """The installed packages of a dpkg status file (``/var/lib/dpkg/status``),
+    in file order, with ``suite`` :data:`~lockpin.apt.models.INSTALLED`.
+
+    Entries that are not installed (``not-installed``, ``config-files``,
+    ``half-installed``, ``unpacked``, a ``reinstreq`` flag...) are skipped.
+    Raises :class:`~lockpin.apt.deb822.Deb822Error` or
+    :class:`PackageStanzaError` (both ``ValueError``) for a malformed file.
+    """
+    packages = []
+    for fields in iter_stanzas(text):
+        status = fields.get("status")
+        if status is None:
+            raise PackageStanzaError(
+                "missing (not a dpkg status file?)",
+                package=fields.get("package", ""),
+                field="Status",
+            )
+        if is_installed_status(status):
+            packages.append(package_from_stanza(fields, suite=INSTALLED, origin="", installed=True))
+    return packages
