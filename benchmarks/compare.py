@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 from report import MODES, TOOLS, markdown, summarize
+from report_apt import carry_over
 
 EXCLUDE_NEWER = "2026-10-01T00:00:00Z"
 INDEX_URL = "https://pypi.org/simple"
@@ -330,7 +331,8 @@ def main() -> int:
     env = {**os.environ, "MPLCONFIGDIR": str(WORK / "matplotlib")}
     if subprocess.run(chart, env=env, check=False).returncode != 0:
         log("warning: the chart could not be drawn")
-    DOC.write_text(text + "\n")
+    old = DOC.read_text() if DOC.is_file() else ""
+    DOC.write_text(carry_over(old, text + "\n"))  # keeps compare_apt.py's section
     log(f"wrote {DOC.relative_to(ROOT)}, {IMG.relative_to(ROOT)}, {RESULTS.relative_to(ROOT)}")
     return 0
 

@@ -11,6 +11,11 @@ served on 127.0.0.1 (:mod:`fixtures.apt_archive`).
 * ``make_apt_archive`` (per test): ``make_apt_archive(suites=None, *, key=None)``
   builds a private archive (the standard one by default) and serves it; safe to
   break with faults. Stopped at teardown.
+* ``debian_minbase_root`` (session, live tier only): a ``debootstrap
+  --variant=minbase bookworm`` root, built once and cached
+  (:func:`fixtures.minbase.minbase_root`; ``$LOCKPIN_TEST_DEBIAN_ROOT`` names one
+  to use instead). Read-only: copy it (:func:`fixtures.minbase.private_copy`)
+  to install into it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from fixtures.apt_archive import (
     make_gpg_key,
     standard_suites,
 )
+from fixtures.minbase import minbase_root
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -91,3 +97,14 @@ def make_apt_archive(
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def debian_minbase_root() -> Path:
+    """A minimal Debian bookworm root (read-only; see the module docstring)."""
+    return minbase_root(
+        "bookworm",
+        release="bookworm",
+        mirror="http://deb.debian.org/debian",
+        env="LOCKPIN_TEST_DEBIAN_ROOT",
+    )

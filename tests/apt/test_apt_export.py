@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from fixtures.minbase import chroot, installed, private_copy
 from lockpin.apt.distro import debian_arch, oci_platform
 from lockpin.apt.export import export_apt_get, export_script, export_sha256sums
 from lockpin.apt.lock import AptLock, LockedPackage, SuiteRecord
@@ -328,7 +329,6 @@ def test_script_needs_ca_certificates_for_https(tmp_path: Path) -> None:
 
 # -- end to end: the real apt in a minimal Debian root ------------------------------------
 
-ROOT_ENV = "LOCKPIN_TEST_DEBIAN_ROOT"
 E2E_PACKAGES = ("jq", "libjq1", "libonig5", "libjpeg62-turbo", "netbase")
 
 
@@ -391,49 +391,11 @@ def real_lock(arch: str) -> AptLock:
     )
 
 
-# /proc and a private /dev/pts, as a container has them (apt's terminal log wants a pty),
-# mounted in a mount namespace of its own that ends with the command: nothing to unmount.
-_MOUNT_AND_CHROOT = (
-    'mount -t proc proc "$0/proc" && '
-    'mount -t devpts -o newinstance,ptmxmode=0666 devpts "$0/dev/pts" && '
-    'exec chroot "$0" "$@"'
-)
-
-
-def chroot(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = ["chroot", str(root), *args]
-    if shutil.which("unshare"):
-        command = ["unshare", "--mount", "--propagation", "private"]
-        command += ["sh", "-c", _MOUNT_AND_CHROOT, str(root), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
-
-
-def installed(root: Path) -> dict[str, str]:
-    proc = chroot(root, "dpkg-query", "-W", "-f=${Package} ${Version} ${db:Status-Abbrev}\n")
-    versions = {}
-    for line in proc.stdout.splitlines():
-        name, version, status = line.split(" ", 2)
-        if status.startswith("ii"):
-            versions[name] = version
-    return versions
-
-
 @pytest.fixture
-def debian_root(tmp_path: Path) -> Path:
-    """A private copy of a minimal Debian bookworm root (``debootstrap --variant=minbase``)
-    named by $LOCKPIN_TEST_DEBIAN_ROOT, with this machine's DNS configuration."""
-    source = os.environ.get(ROOT_ENV)
-    if not source or not os.path.isfile(os.path.join(source, "usr/bin/apt-get")):
-        pytest.skip(f"set {ROOT_ENV} to a debootstrap --variant=minbase bookworm root")
-    if os.geteuid() != 0:
-        pytest.skip("chroot needs root")
-    root = tmp_path / "root"
-    subprocess.run(["cp", "-a", source, str(root)], check=True, timeout=600)
-    resolv = root / "etc/resolv.conf"
-    if resolv.is_symlink() or resolv.exists():
-        resolv.unlink()
-    shutil.copyfile("/etc/resolv.conf", resolv)
-    return root
+def debian_root(debian_minbase_root: Path, tmp_path: Path) -> Path:
+    """A private copy of the minimal Debian bookworm root (``debootstrap
+    --variant=minbase``; $LOCKPIN_TEST_DEBIAN_ROOT names one to use instead)."""
+    return private_copy(debian_minbase_root, tmp_path / "root")
 
 
 @pytest.mark.network

@@ -2,7 +2,7 @@
 
 Each case is a table of packages (``pkg("name version", depends=...)``); the
 expectations follow what ``apt-get install --no-install-recommends`` plans for the
-same table, which tests/apt/test_apt_differential.py checks against the real tool.
+same table, which tests/apt/test_apt_resolve_aptget.py checks against the real tool.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from fixtures.aptget import TableUniverse, installed_package, make_package
 from lockpin.apt.relation import Relation, parse_relations
-from lockpin.apt.resolve import Resolution, base_from_archive, resolve
+from lockpin.apt.resolve import Resolution, apt_package_order, base_from_archive, resolve
 from lockpin.errors import NoSuchPackageError, NoSuchVersionError, ResolutionError
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ def plan(
     installed: list[Package] | None = None,
     **options: Any,
 ) -> Resolution:
+    # apt's package ids as a Packages file in the table's order would give them
+    options.setdefault("package_order", apt_package_order([packages], installed or []))
     return resolve(
         TableUniverse(packages),
         [req(r) for r in requests],
@@ -207,11 +209,19 @@ def test_virtual_dependency_with_one_provider() -> None:
             None,
             id="installed-provider-satisfies",
         ),
+        # a tie: apt's CompareProviders takes the package its cache created last
+        # (here: the one later in the Packages file), whatever the names
         pytest.param(
             [pkg("mawk 1", provides="awk"), pkg("gawk 5", provides="awk")],
             [],
+            "gawk",
+            id="tie-later-in-the-index",
+        ),
+        pytest.param(
+            [pkg("gawk 5", provides="awk"), pkg("mawk 1", provides="awk")],
+            [],
             "mawk",
-            id="tie-name-order",
+            id="tie-later-in-the-index-swapped",
         ),
     ],
 )
@@ -250,21 +260,24 @@ def test_requested_virtual_with_several_providers_is_refused() -> None:
     assert "Name one of them" in message
 
 
+@pytest.mark.parametrize("versioned_first", [False, True])
 @pytest.mark.parametrize(
     ("dependency", "chosen"),
     [
         pytest.param("vv (>= 2)", "versioned", id="versioned-relation"),
-        pytest.param("vv", "plain", id="plain-relation-either"),
+        # both satisfy it and CompareProviders does not look at the provided version:
+        # a tie, which apt breaks by its package ids (the provider created last wins)
+        pytest.param("vv", None, id="plain-relation-either"),
         pytest.param("vv (= 2)", "versioned", id="exact"),
     ],
 )
-def test_versioned_provides(dependency: str, chosen: str) -> None:
-    archive = [
-        pkg("aa 1", depends=dependency),
-        pkg("plain 1", provides="vv"),
-        pkg("versioned 1", provides="vv (= 2)"),
-    ]
-    assert set(versions(plan(archive, ["aa"]))) == {"aa", chosen}
+def test_versioned_provides(dependency: str, chosen: str | None, versioned_first: bool) -> None:
+    providers = [pkg("plain 1", provides="vv"), pkg("versioned 1", provides="vv (= 2)")]
+    if versioned_first:
+        providers.reverse()
+    archive = [pkg("aa 1", depends=dependency), *providers]
+    expected = chosen or providers[-1].name
+    assert set(versions(plan(archive, ["aa"]))) == {"aa", expected}
 
 
 def test_unversioned_provides_never_satisfy_a_versioned_relation() -> None:
@@ -443,8 +456,10 @@ def test_conflict_deep_in_a_closure_names_the_chain() -> None:
     with pytest.raises(ResolutionError) as caught:
         plan(archive, ["aa", "cc"])
     message = str(caught.value)
-    assert "bb 1.5 (required by cc → dd → bb)" in message
-    assert "aa 1.0 (required by aa) conflicts with bb (<< 2)" in message
+    # aa, requested, is marked first and discards the candidate of what it conflicts
+    # with: cc's chain then finds bb uninstallable
+    assert "cannot install cc: dd 1 (required by cc → dd) depends on bb" in message
+    assert "bb 1.5 cannot be installed: aa 1.0 (required by aa) conflicts with bb (<< 2)" in message
 
 
 def test_conflict_met_by_a_newer_version_is_fine() -> None:

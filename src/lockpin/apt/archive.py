@@ -4,8 +4,10 @@
 For every suite of the :class:`~lockpin.apt.distro.Sources` (per
 architecture: Ubuntu's ports archive serves the others than amd64/i386):
 
-1. ``dists/<suite>/InRelease`` is fetched (through the page cache, so a run
-   within the cache's lifetime asks nothing), its signature checked with
+1. ``dists/<suite>/InRelease`` is fetched (unless the last one that verified
+   is younger than the HTTP config's ``max_age`` and ``refresh`` is off: a run
+   within that lifetime asks nothing; only verified metadata is kept, so a bad
+   answer is never reused), its signature checked with
    ``gpgv`` (:mod:`lockpin.apt.gpg`) and only the text the signature covers is
    parsed (:mod:`lockpin.apt.release`). The Release must be of the suite asked
    for, not dated in the future, and not past its ``Valid-Until`` (unless the
@@ -39,6 +41,7 @@ import hashlib
 import logging
 import lzma
 import posixpath
+import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -63,7 +66,7 @@ from .release import Release, ReleaseError, parse_release, split_clearsigned
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-    from ..net.cache import DiskCache
+    from ..net.cache import CacheEntry, DiskCache
     from ..net.http import Http
     from ..progress import Reporter
     from .distro import Sources
@@ -329,11 +332,15 @@ async def _first_error(awaitables: Iterable[Awaitable[T]]) -> list[T]:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-    for task in tasks:
-        if task.done() and not task.cancelled():
-            error = task.exception()
-            if error is not None:
-                raise error
+    # Retrieve every failure (several suites often fail alike, e.g. --offline with an
+    # empty cache): one left unretrieved is logged by asyncio as a stray traceback.
+    errors = [
+        error
+        for task in tasks
+        if task.done() and not task.cancelled() and (error := task.exception()) is not None
+    ]
+    if errors:
+        raise errors[0]
     return [task.result() for task in tasks]
 
 
@@ -358,8 +365,11 @@ class _Meta:
     signature: bytes | None = None
 
 
-async def _get(ctx: _Context, url: str, *, cache: bool) -> tuple[int, bytes]:
-    response = await ctx.http.get(url, cache="page" if cache else "none")
+async def _get(ctx: _Context, url: str) -> tuple[int, bytes]:
+    # Not through the page cache: it would keep an answer that then fails
+    # verification (a bad signature, an expired Release) and serve it again until
+    # it goes stale. The verified metadata is kept by _remember instead.
+    response = await ctx.http.get(url, cache="none")
     if response.status >= 400 and response.status != 404:
         raise NetworkError(
             f"GET {redact_url(url)} answered HTTP {response.status}.", url=redact_url(url)
@@ -369,17 +379,17 @@ async def _get(ctx: _Context, url: str, *, cache: bool) -> tuple[int, bytes]:
 
 async def _fetch_meta(ctx: _Context, suite: Suite) -> _Meta:
     inrelease = suite.inrelease_url
-    status, data = await _get(ctx, inrelease, cache=True)
+    status, data = await _get(ctx, inrelease)
     if status == 200:
         return _Meta(url=inrelease, data=data)
     # No InRelease (older or hand-made archives): Release + Release.gpg, as apt does.
     release_url = f"{suite.base_url}dists/{suite.name}/Release"
-    status, data = await _get(ctx, release_url, cache=True)
+    status, data = await _get(ctx, release_url)
     if status != 200:
         raise _missing_suite(suite, redact_url(inrelease))
     if ctx.sources.insecure_skip_verify:
         return _Meta(url=release_url, data=data)
-    status, signature = await _get(ctx, release_url + ".gpg", cache=True)
+    status, signature = await _get(ctx, release_url + ".gpg")
     if status != 200:
         raise IntegrityError(
             f"{redact_url(release_url)} has neither an InRelease nor a Release.gpg "
@@ -393,7 +403,7 @@ async def _fetch_meta(ctx: _Context, suite: Suite) -> _Meta:
 
 
 def _remember(ctx: _Context, suite: Suite, meta: _Meta) -> None:
-    """Keep the verified metadata for ``--offline`` runs."""
+    """Keep the verified metadata, for the runs shortly after and for ``--offline``."""
     if ctx.cache is None:
         return
     extra: dict[str, Any] = {"url": meta.url}
@@ -408,6 +418,21 @@ def _recall(ctx: _Context, suite: Suite) -> _Meta:
     entry = ctx.cache.get(_RELEASE_KIND, suite.inrelease_url)
     if entry is None:
         raise OfflineError(redact_url(suite.inrelease_url))
+    return _meta_of(suite, entry)
+
+
+def _recall_fresh(ctx: _Context, suite: Suite, max_age: int) -> _Meta | None:
+    """The last verified metadata of ``suite`` if it was fetched less than
+    ``max_age`` seconds ago (a run shortly after another asks nothing)."""
+    if ctx.cache is None:
+        return None
+    entry = ctx.cache.get(_RELEASE_KIND, suite.inrelease_url)
+    if entry is None or not 0 <= time.time() - entry.stored_at < max_age:
+        return None
+    return _meta_of(suite, entry)
+
+
+def _meta_of(suite: Suite, entry: CacheEntry) -> _Meta:
     signature = entry.meta.get("signature")
     return _Meta(
         url=str(entry.meta.get("url") or suite.inrelease_url),
@@ -491,15 +516,32 @@ def _http_date(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%a, %d %b %Y %H:%M:%S UTC")
 
 
-async def _load_release(ctx: _Context, suite: Suite) -> tuple[Release, _Meta]:
-    if ctx.http.config.offline:
-        meta = _recall(ctx, suite)
-    else:
-        meta = await _fetch_meta(ctx, suite)
+async def _checked(ctx: _Context, suite: Suite, meta: _Meta) -> Release:
     text = await asyncio.to_thread(_signed_text, ctx, meta)
-    release = _check_release(ctx, suite, meta, text)
-    if not ctx.http.config.offline:
-        await asyncio.to_thread(_remember, ctx, suite, meta)
+    return _check_release(ctx, suite, meta, text)
+
+
+async def _load_release(ctx: _Context, suite: Suite) -> tuple[Release, _Meta]:
+    config = ctx.http.config
+    if config.offline:
+        meta = _recall(ctx, suite)
+        return await _checked(ctx, suite, meta), meta
+    if not config.refresh:
+        recalled = _recall_fresh(ctx, suite, config.max_age)
+        if recalled is not None:
+            # Verified again (the keyring, the clock or the cache file may have changed
+            # since); if it no longer passes, the archive is asked, as it would be anyway.
+            try:
+                return await _checked(ctx, suite, recalled), recalled
+            except (IntegrityError, IndexResponseError) as exc:
+                log.info(
+                    "%s: the cached copy no longer verifies (%s); fetching it again",
+                    redact_url(recalled.url),
+                    exc,
+                )
+    meta = await _fetch_meta(ctx, suite)
+    release = await _checked(ctx, suite, meta)
+    await asyncio.to_thread(_remember, ctx, suite, meta)
     return release, meta
 
 
@@ -508,15 +550,23 @@ def _decompress(data: bytes, path: str, url: str) -> bytes:
     limit = MAX_INDEX_BYTES
     try:
         if path.endswith(".xz"):
-            xz = lzma.LZMADecompressor()
-            out = xz.decompress(data, max_length=limit + 1)
-            if len(out) > limit:
-                raise _TooLarge
-            if not xz.eof:
-                raise ValueError("the xz stream ends early")
-            if xz.unused_data.strip(b"\0"):
-                raise ValueError("data after the xz stream")
-            return out
+            # Concatenated streams are one valid .xz file (Ubuntu's Packages.xz ends
+            # with an empty second stream); stream padding is NUL bytes.
+            parts: list[bytes] = []
+            size = 0
+            rest = data
+            while True:
+                xz = lzma.LZMADecompressor()
+                part = xz.decompress(rest, max_length=limit + 1 - size)
+                size += len(part)
+                parts.append(part)
+                if size > limit:
+                    raise _TooLarge
+                if not xz.eof:
+                    raise ValueError("the xz stream ends early")
+                rest = xz.unused_data.lstrip(b"\0")
+                if not rest:
+                    return b"".join(parts)
         if path.endswith(".gz"):
             pieces: list[bytes] = []
             total = 0

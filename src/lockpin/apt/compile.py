@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from .._async import run_sync
 from .._io import read_text
-from ..errors import InputError
+from ..errors import InputError, NoSuchPackageError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -140,6 +140,31 @@ def _check_platforms(platforms: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def _missing_on(
+    exc: NoSuchPackageError, platform: str, archive: Archive, pairs: Sequence[tuple[str, str]]
+) -> NoSuchPackageError:
+    """``exc`` (a package missing for ``platform``), saying on which of the
+    lock's other platforms the archive does have it: an architecture-specific
+    package in a multi-platform apt.in is a common case, and "did you mean" of a
+    name the user spelt right is no help."""
+    elsewhere = [
+        other
+        for other, arch in pairs
+        if other != platform and archive.universe(arch).versions(exc.package)
+    ]
+    if not elsewhere:
+        return exc
+    return NoSuchPackageError(
+        f"{exc.package} is not available for {platform}: the archive has it for "
+        f"{', '.join(elsewhere)} only. apt.in applies to every platform of the lock: "
+        "lock that package in a separate apt.in for the platforms that have it, or "
+        "drop it.",
+        package=exc.package,
+        architecture=exc.architecture,
+        close=exc.close,
+    )
+
+
 def apt_compile(
     src: str | PathLike[str],
     *,
@@ -172,8 +197,9 @@ def apt_compile(
     image's ``/var/lib/dpkg/status``), else the release's Essential and
     ``Priority: required`` set. Raises :class:`~lockpin.errors.InputError` for
     bad input, :class:`~lockpin.errors.IntegrityError` for an archive that fails
-    verification, :class:`~lockpin.errors.NoSuchPackageError`,
-    :class:`~lockpin.errors.NoSuchVersionError` and
+    verification, :class:`~lockpin.errors.NoSuchPackageError` and
+    :class:`~lockpin.errors.NoSuchVersionError` for a name or version no suite
+    has (exit code 2, like a Python project or version no index has), and
     :class:`~lockpin.errors.ResolutionError` (exit code 1) when the closure
     cannot be planned.
     """
@@ -253,13 +279,16 @@ def apt_compile(
             for name in upgrade_packages:
                 if preferences.pop(name, None) is not None:
                     unknown_upgrades.discard(name)
-        resolution = resolve(
-            universe,
-            [r.relation for r in requests],
-            installed=installed,
-            with_recommends=with_recommends,
-            preferences=preferences,
-        )
+        try:
+            resolution = resolve(
+                universe,
+                [r.relation for r in requests],
+                installed=installed,
+                with_recommends=with_recommends,
+                preferences=preferences,
+            )
+        except NoSuchPackageError as exc:
+            raise _missing_on(exc, platform, archive, pairs) from exc
         results.append((platform, resolution))
     if previous is not None and not upgrade:
         for name in sorted(unknown_upgrades):

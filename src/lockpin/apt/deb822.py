@@ -21,6 +21,7 @@ The rules, decided once for every caller:
   newlines are read as spaces, and a ``Description`` body keeps its verbatim lines.
 * **Comments**: a line starting with ``#`` is ignored wherever it is, also between
   the lines of a multi-line value (allowed in control files; never in indexes).
+  A stanza of comments only is no stanza: :func:`iter_stanzas` skips it.
 * **Stanzas** are separated by one or more blank lines, a line that is empty or
   holds only spaces and tabs.
 * **Carriage returns are refused** (:class:`Deb822Error`): Debian's indexes and
@@ -237,11 +238,13 @@ def iter_stanzas(text: str) -> Iterator[dict[str, str]]:
         )
     for start, end in stanza_spans(text):
         try:
-            yield parse_stanza(text[start:end])
+            stanza = parse_stanza(text[start:end])
         except Deb822Error as exc:
             # Line numbers are only worked out on failure: counting them for every
             # stanza would cost a pass over the whole text.
             raise Deb822Error(exc.message, line=exc.line + text.count("\n", 0, start)) from None
+        if stanza:  # not only comments
+            yield stanza
 
 
 def field_of(text: str, start: int, end: int, name: str) -> str | None:
@@ -249,7 +252,8 @@ def field_of(text: str, start: int, end: int, name: str) -> str | None:
     span of :func:`stanza_spans`), or ``None`` when it has none: the value
     :func:`parse_stanza` gives, found without parsing the other fields. A
     duplicate field is not detected (the first one is returned): :func:`parse_stanza`
-    reports it.
+    reports it. Only a stanza with a comment line after the field is parsed whole
+    (and its faults raise :class:`Deb822Error`), since the value may go on after it.
     """
     at = _find_field(text, start, end, name)
     if at < 0:
@@ -268,6 +272,10 @@ def field_of(text: str, start: int, end: int, name: str) -> str | None:
         if not text[more + 1 : nxt].strip(" \t"):
             break
         more = nxt
+    if text.startswith("#", more + 1):
+        # A comment inside or after the value (control files only): the value may
+        # go on after it, which only the line-by-line parser follows.
+        return parse_stanza(text[start:end]).get(name.lower())
     if more == stop:
         return text[at:stop].strip(" \t")
     return _value(text[at:more])

@@ -4,11 +4,26 @@
 Pure. Every field lockpin relies on is checked, because it becomes part of a
 lock, a URL or a file name: the package name (Policy 5.6.1), the version
 (:mod:`lockpin.apt.version`), the architecture, the relation fields
-(:mod:`lockpin.apt.relation`), ``Filename`` (a relative path: no ``/`` at the
-start, no ``..`` or empty segment, no whitespace or control character),
-``Size`` (a decimal number) and ``SHA256`` (64 hex digits, kept lower-case).
-A stanza that fails raises :class:`PackageStanzaError` naming the package and
-the field.
+(:mod:`lockpin.apt.relation`), ``Filename`` (a relative path of the characters
+the lock accepts, ``A-Za-z0-9._+~%-`` and ``/``: no ``/`` at the start, no empty,
+``.`` or ``..`` segment, also not percent-encoded, no whitespace or control
+character), ``Size`` (a decimal number below 2**63, the lock's TOML integer) and
+``SHA256`` (64 hex digits, kept lower-case). A stanza that fails raises
+:class:`PackageStanzaError` naming the package and the field.
+
+A dpkg status file (:func:`parse_status`) is read as apt reads it, which the
+real ``apt-get -s`` confirms: a package counts as installed in every state but
+``not-installed`` and ``config-files``, whatever the selection (``install``,
+``hold``, ``deinstall``, ``purge``) and the ``reinstreq`` flag. So
+``unpacked`` and ``half-configured`` packages satisfy dependencies (apt only
+adds a ``Conf`` step for them), and so do ``half-installed`` ones and those
+with pending or awaited triggers. A ``Status`` that is not three of dpkg's words
+(``want flag state``) is an error, as dpkg refuses it too (apt stops with "is
+not ok and I don't know how to fix it" on a flag other than ``ok`` or
+``reinstreq``). The name of an installed entry follows dpkg's own rule, laxer
+than Policy's (a letter or digit first, then letters, digits and ``+ - . _``;
+dpkg folds it to lower case, and so does lockpin): a locally built package
+that dpkg installed must not make the base unreadable.
 """
 
 from __future__ import annotations
@@ -34,12 +49,19 @@ __all__ = [
 ]
 
 _NAME: Final = re.compile(r"[a-z0-9][a-z0-9+.-]+")
+#: dpkg's rule (``dpkg --validate-pkgname``), for the entries of a status file
+_DPKG_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._-]*")
 _ARCH: Final = re.compile(r"[a-z0-9][a-z0-9-]*")
 _SHA256: Final = re.compile(r"[0-9a-fA-F]{64}")
-_SIZE: Final = re.compile(r"[0-9]+")
-# Printable ASCII without space (and without "\" or the URL specials that would
-# change what a URL names); non-ASCII is refused too: archives never use it.
-_FILENAME: Final = re.compile(r"[A-Za-z0-9._+~:%=@,-][A-Za-z0-9._+~:%=@,/-]*")
+# at most 19 digits: int() stays cheap and the value fits the lock's 64-bit integer
+_SIZE: Final = re.compile(r"[0-9]{1,19}")
+_MAX_SIZE: Final = 2**63 - 1
+# The characters the lock accepts in a pool path (lockpin.apt.lock): no URL
+# specials that would change what a URL names (":" could make it a scheme), no
+# whitespace, no non-ASCII (archives never use them).
+_FILENAME: Final = re.compile(r"[A-Za-z0-9._+~%-][A-Za-z0-9._+~%/-]*")
+# a percent-encoded ".", "/" or "\": a server decodes it, so "%2e%2e" is a ".."
+_ENCODED: Final = re.compile(r"%(?:2[eEfF]|5[cC])")
 _MULTI_ARCH: Final = frozenset({"no", "same", "foreign", "allowed"})
 _RELATION_FIELDS: Final = (
     ("depends", "Depends"),
@@ -50,7 +72,20 @@ _RELATION_FIELDS: Final = (
 )
 #: dpkg states of a package whose files are on disk and configured, which dpkg
 #: counts as satisfying a dependency (pending triggers do not undo that).
-_INSTALLED_STATES: Final = frozenset({"installed", "triggers-pending", "triggers-awaited"})
+_WANTS: Final = ("unknown", "install", "hold", "deinstall", "purge")
+_FLAGS: Final = ("ok", "reinstreq")
+_STATES: Final = (
+    "not-installed",
+    "config-files",
+    "half-installed",
+    "unpacked",
+    "half-configured",
+    "triggers-awaited",
+    "triggers-pending",
+    "installed",
+)
+#: the states in which apt counts a package's version as installed (module docstring)
+_INSTALLED_STATES: Final = frozenset(_STATES[2:])
 
 
 class PackageStanzaError(ValueError):
@@ -83,7 +118,9 @@ def package_from_stanza(
     name = fields.get("package", "")
     if not name:
         raise PackageStanzaError("missing", package="", field="Package")
-    if _NAME.fullmatch(name) is None:
+    if installed and _DPKG_NAME.fullmatch(name) is not None:
+        name = name.lower()
+    elif _NAME.fullmatch(name) is None:
         raise PackageStanzaError(
             "not a valid package name (lower-case letters, digits, + - . only, at least "
             "two characters, starting with a letter or digit)",
@@ -135,7 +172,7 @@ def package_from_stanza(
         filename = _required(fields, "filename", "Filename", name)
         _check_filename(filename, name)
         size_text = _required(fields, "size", "Size", name)
-        if _SIZE.fullmatch(size_text) is None:
+        if _SIZE.fullmatch(size_text) is None or int(size_text) > _MAX_SIZE:
             raise PackageStanzaError(
                 f"not a size in bytes: {size_text!r}", package=name, field="Size"
             )
@@ -189,6 +226,8 @@ def _check_filename(filename: str, name: str) -> None:
         problem = "has whitespace, control or unexpected characters"
     elif any(part in ("", ".", "..") for part in filename.split("/")):
         problem = "has an empty, '.' or '..' path segment"
+    elif _ENCODED.search(filename):
+        problem = "has a percent-encoded '.', '/' or '\\'"
     if problem is not None:
         raise PackageStanzaError(
             f"{filename!r} is not a plain relative path: {problem}", package=name, field="Filename"
@@ -197,30 +236,43 @@ def _check_filename(filename: str, name: str) -> None:
 
 def is_installed_status(status: str) -> bool:
     """Whether a dpkg ``Status`` value (``want flag state``) means the package is
-    installed: flag ``ok`` and state ``installed`` (or only awaiting/pending
-    triggers), whatever the selection (``install``, ``hold``, ``deinstall``...)."""
+    installed, as apt reads it: any state but ``not-installed`` and
+    ``config-files``, whatever the selection and flag (module docstring).
+    :class:`ValueError` when it is not three of dpkg's words."""
     words = status.split()
-    return len(words) == 3 and words[1] == "ok" and words[2] in _INSTALLED_STATES
+    if len(words) != 3:
+        raise ValueError(f"{status!r} is not 'want flag state' (e.g. 'install ok installed')")
+    for word, allowed, what in zip(
+        words, (_WANTS, _FLAGS, _STATES), ("want", "flag", "state"), strict=True
+    ):
+        if word not in allowed:
+            raise ValueError(
+                f"{word!r} in {status!r} is not a dpkg {what}: one of {', '.join(allowed)}"
+            )
+    return words[2] in _INSTALLED_STATES
 
 
 def parse_status(text: str) -> list[Package]:
     """The installed packages of a dpkg status file (``/var/lib/dpkg/status``),
     in file order, with ``suite`` :data:`~lockpin.apt.models.INSTALLED`.
 
-    Entries that are not installed (``not-installed``, ``config-files``,
-    ``half-installed``, ``unpacked``, a ``reinstreq`` flag...) are skipped.
-    Raises :class:`~lockpin.apt.deb822.Deb822Error` or
+    Entries that are not installed (states ``not-installed`` and ``config-files``)
+    are skipped without further checks; every other entry is one (module
+    docstring). Raises :class:`~lockpin.apt.deb822.Deb822Error` or
     :class:`PackageStanzaError` (both ``ValueError``) for a malformed file.
     """
     packages = []
     for fields in iter_stanzas(text):
+        name = fields.get("package", "")
         status = fields.get("status")
         if status is None:
             raise PackageStanzaError(
-                "missing (not a dpkg status file?)",
-                package=fields.get("package", ""),
-                field="Status",
+                "missing (not a dpkg status file?)", package=name, field="Status"
             )
-        if is_installed_status(status):
+        try:
+            installed = is_installed_status(status)
+        except ValueError as exc:
+            raise PackageStanzaError(str(exc), package=name, field="Status") from None
+        if installed:
             packages.append(package_from_stanza(fields, suite=INSTALLED, origin="", installed=True))
     return packages

@@ -188,7 +188,7 @@ def index_packages(text: bytes) -> PackagesIndex:
                 add_name(found, value)
         # The generic path appended out of file order: keep each list sorted.
         for name, offsets in names.items():
-            pairs = sorted(zip(offsets[::2], offsets[1::2]))
+            pairs = sorted(zip(offsets[::2], offsets[1::2], strict=True))
             names[name] = [o for pair in pairs for o in pair]
     required: set[str] = set()
     # One regex pass for the few such fields, not a Python loop over every Priority.

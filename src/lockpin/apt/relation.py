@@ -149,7 +149,7 @@ def _why(text: str) -> str:
     stripped = text.strip()
     if not stripped:
         return "empty alternative (nothing between '|' separators)"
-    head = re.match(r"[^\s(\[<:]*", stripped)
+    head = re.match(r"[^\s(\[<:,|]*", stripped)
     name = head.group(0) if head else ""
     if not name:
         return "no package name"

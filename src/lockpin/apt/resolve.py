@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -64,12 +63,12 @@ from .relation import Relation
 from .version import compare_versions, satisfies, version_key
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     from .models import Package, Universe
     from .relation import Relations
 
-__all__ = ["Resolution", "Resolved", "base_from_archive", "resolve"]
+__all__ = ["Resolution", "Resolved", "apt_package_order", "base_from_archive", "resolve"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +133,7 @@ _SUGGEST_CAP = 5
 
 def _arch_plain(qualifier: str | None, native: str) -> bool:
     """Whether an architecture qualifier means "this architecture" (or none at all)."""
-    return qualifier is None or qualifier == "native" or qualifier == native
+    return qualifier is None or qualifier in {"native", native}
 
 
 def _real_matches(version: Package, rel: Relation, native: str) -> bool:
@@ -252,8 +251,10 @@ class _Solver:
         *,
         with_recommends: bool,
         preferences: Mapping[str, str],
+        package_order: Mapping[str, int] | None = None,
     ) -> None:
         self.universe = universe
+        self.package_order: Mapping[str, int] = package_order or {}
         self.native = universe.architecture
         self.with_recommends = with_recommends
         self.preferences = preferences
@@ -283,6 +284,9 @@ class _Solver:
         self.requested: dict[str, str] = {}  # real name -> requested name
         #: installed name -> (the package whose Conflicts/Breaks removes it, the relation)
         self.removed_by: dict[str, tuple[str, str]] = {}
+        #: name -> (the protected package whose Conflicts/Breaks discarded its
+        #: candidate, the field, the relation)
+        self.discarded_by: dict[str, tuple[str, str, str]] = {}
 
     # -- lookups -----------------------------------------------------------
 
@@ -426,11 +430,13 @@ class _Solver:
     def compare_providers(self, target: str, a: str, b: str) -> int:
         """depcache.cc ``CompareProviders``: negative when ``a`` is preferred."""
         na, nb = self.node(a), self.node(b)
-        assert na is not None and nb is not None
+        assert na is not None
+        assert nb is not None
         if na.protected != nb.protected:
             return -1 if na.protected else 1
         va, vb = na.candidate, nb.candidate
-        assert va is not None and vb is not None
+        assert va is not None
+        assert vb is not None
         if va.multi_arch == "same" or vb.multi_arch == "same":
             inst_a = va.multi_arch == "same" and na.current is not None
             inst_b = vb.multi_arch == "same" and nb.current is not None
@@ -451,12 +457,21 @@ class _Solver:
         pb = _PRIORITY_RANK.get(vb.priority, 0)
         if pa != pb:
             return -1 if pa < pb else 1
-        # apt's last word is the package's id in its cache (the later one wins): that
-        # order is the archive's file order, which a universe does not keep; the name
-        # sorting last stands in for it
-        if a != b:
-            return -1 if a > b else 1
-        return 0
+        # apt's last word is the package's id in its cache: the one created later wins
+        # (see apt_package_order); without that order, the name sorting last stands in
+        return self.order_compare(b, a)
+
+    def order_key(self, name: str) -> tuple[int, str]:
+        """Sort key of apt's package ids (``package_order``), names after them."""
+        position = self.package_order.get(name)
+        if position is None:
+            return (len(self.package_order), name)
+        return (position, "")
+
+    def order_compare(self, a: str, b: str) -> int:
+        """Negative when ``a`` comes first in apt's package order."""
+        ka, kb = self.order_key(a), self.order_key(b)
+        return -1 if ka < kb else (1 if ka > kb else 0)
 
     def solutions(self, group: Sequence[Relation], parent: str) -> list[str]:
         """``getAllPossibleSolutions(..., CANDIDATE, sorted=true)`` for a positive group."""
@@ -647,7 +662,7 @@ class _Solver:
         delayed_remove: list[str] = []
         if auto_inst:
             version = node.candidate
-            to_remove: list[Relation] = []
+            to_remove: list[tuple[str, Relation]] = []
             self.collect_dependencies(node, version, to_install, to_remove)
             if not self.remove_conflicts(
                 node, depth, to_remove, to_upgrade, delayed_remove, from_user=from_user
@@ -696,12 +711,14 @@ class _Solver:
         node: _Node,
         version: Package,
         to_install: list[tuple[str, tuple[Relation, ...]]],
-        to_remove: list[Relation],
+        to_remove: list[tuple[str, Relation]],
     ) -> None:
         for field, group in self.groups(version):
             if field in ("conflicts", "breaks"):
-                if self.atom_ok(group[0], node.name, _INST, negative=True):
-                    to_remove.append(group[0])
+                # a protected package acts on every Conflicts/Breaks, hit or not: the
+                # candidates it names are discarded before anything can mark them
+                if node.protected or self.atom_ok(group[0], node.name, _INST, negative=True):
+                    to_remove.append((field, group[0]))
                 continue
             if self.group_ok(group, node.name, _INST) and not node.protected:
                 continue
@@ -711,7 +728,7 @@ class _Solver:
         self,
         node: _Node,
         depth: int,
-        to_remove: list[Relation],
+        to_remove: list[tuple[str, Relation]],
         to_upgrade: list[str],
         delayed_remove: list[str],
         *,
@@ -721,7 +738,7 @@ class _Solver:
         propagate = node.protected
         failed = False
         bad: set[str] = set()
-        for rel in to_remove:
+        for field, rel in to_remove:
             for other in self.matching(rel, node.name, _CAND, negative=True):
                 onode = self.node(other)
                 assert onode is not None
@@ -734,6 +751,7 @@ class _Solver:
                         self.discard_candidate(onode)
                         if onode.current is None:
                             onode.protected = True
+                        self.discarded_by.setdefault(other, (node.name, field, str(rel)))
                     else:
                         bad.add(other)
                 elif not self.delete_not_upgradeable(onode, depth, propagate, delayed_remove):
@@ -1055,7 +1073,10 @@ class _Explainer:
                 f"{rel.name} {current} (installed) would have to be removed: "
                 f"{self.describe(culprit)} {field} {conflict}"
             )
-        if node is not None:
+        discarded = self.discarded(rel.name)
+        if discarded:
+            reasons.append(discarded)
+        elif node is not None:
             cand = node.candidate
             if cand is not None and not _real_matches(cand, rel, s.native):
                 if rel.arch_qualifier == "any" and cand.multi_arch != "allowed":
@@ -1088,7 +1109,10 @@ class _Explainer:
                 and pn.candidate is not None
                 and _provides_matches(pn.candidate, rel, s.native)
             ]
-            if not matching:
+            gone = [text for p in providers if (text := self.discarded(p))]
+            if not matching and gone:
+                reasons.extend(gone[:3])
+            elif not matching:
                 if rel.op is not None:
                     reasons.append(
                         f"{rel.name} is virtual and no candidate provides a version "
@@ -1099,6 +1123,20 @@ class _Explainer:
             elif depth < 4:
                 reasons.extend(self.uninstallable(p, depth + 1) for p in matching[:3])
         return "; ".join(r for r in reasons if r) or f"{rel} cannot be installed"
+
+    def discarded(self, name: str) -> str:
+        """Why ``name`` has no candidate any more, when a Conflicts/Breaks took it."""
+        s = self.s
+        node = s.node(name)
+        if node is None or name not in s.discarded_by or not node.versions:
+            return ""
+        if node.candidate is not None and node.candidate is not node.current:
+            return ""
+        culprit, field, conflict = s.discarded_by[name]
+        return (
+            f"{name} {node.versions[0].version} cannot be installed: "
+            f"{self.describe(culprit)} {_KIND_TEXT[field]} {conflict}"
+        )
 
     def uninstallable(self, name: str, depth: int) -> str:
         s = self.s
@@ -1127,7 +1165,8 @@ class _Explainer:
 
     def _installed_text(self, name: str) -> str:
         node = self.s.node(name)
-        assert node is not None and node.current is not None
+        assert node is not None
+        assert node.current is not None
         essential = " (Essential: yes)" if node.current.essential else ""
         return f"{name} {node.current.version} is installed in the base{essential}"
 
@@ -1289,13 +1328,17 @@ def resolve(
     installed: Sequence[Package] = (),
     with_recommends: bool = False,
     preferences: Mapping[str, str] | None = None,
+    package_order: Mapping[str, int] | None = None,
 ) -> Resolution:
     """Plan ``apt-get install`` of ``requests`` into a system holding ``installed``.
 
     ``preferences`` (name → version, an existing lock's pins) replace the
     candidate of a package when the universe still has that version and it is
     not older than the installed one. ``with_recommends`` follows Recommends as
-    ``--install-recommends`` does.
+    ``--install-recommends`` does. ``package_order`` is apt's package ids
+    (:func:`apt_package_order`): apt breaks ties between equally good providers
+    by them and walks the requested packages in their order; names it lacks
+    come after it, by name.
 
     Raises :class:`~lockpin.errors.NoSuchPackageError` for a requested name no
     suite has, :class:`~lockpin.errors.NoSuchVersionError` when no version of a
@@ -1305,13 +1348,18 @@ def resolve(
     dependency, a conflict).
     """
     solver = _Solver(
-        universe, installed, with_recommends=with_recommends, preferences=preferences or {}
+        universe,
+        installed,
+        with_recommends=with_recommends,
+        preferences=preferences or {},
+        package_order=package_order,
     )
     native = universe.architecture
     target = native
     by_name: dict[str, list[Relation]] = {}
     selected: list[tuple[str, str]] = []
-    for rel in requests:
+    for asked_rel in requests:
+        rel = asked_rel
         if not _arch_plain(rel.arch_qualifier, native) and rel.arch_qualifier not in (
             "any",
             "all",
@@ -1340,8 +1388,8 @@ def resolve(
         node.protected = True
         solver.why[name] = None
         solver.mark_install(name, auto_inst=False)
-    # doAutoInstall, in the order apt's package set iterates (its cache ids; names here)
-    for name in sorted(by_name):
+    # doAutoInstall, in the order apt's package set iterates (its package ids)
+    for name in sorted(by_name, key=solver.order_key):
         solver.mark_install(name)
     # a broken plan would go to apt's problem resolver; a broken package nothing needs
     # is dropped by the sweep first (as the resolver would drop it), the rest is an error
@@ -1432,6 +1480,47 @@ def _archive_version(node: _Node) -> Package:
 
 
 # ---------------------------------------------------------------------------
+# apt's package ids
+
+
+def apt_package_order(
+    indexes: Iterable[Iterable[Package]], installed: Iterable[Package] = ()
+) -> dict[str, int]:
+    """The order in which apt's cache generator creates its packages, name → id.
+
+    apt (``pkgcachegen.cc``) numbers a package when it first meets the name:
+    reading each ``Packages`` index in ``sources.list`` order and then the dpkg
+    status, stanza by stanza, it creates the stanza's own package, then the
+    targets of its Pre-Depends, Depends, Conflicts, Breaks, Recommends (a
+    Conflicts/Breaks target only when no package of that name exists yet), then
+    its Provides. ``foo:any`` targets apt's pseudo package ``foo:any``, which
+    creates no ``foo``. Fields lockpin does not keep (Suggests, Replaces,
+    Enhances) are not seen, so a name only they mention is numbered later than
+    apt numbers it. ``indexes``: the packages of each index, in file order.
+    """
+    order: dict[str, int] = {}
+
+    def see(name: str) -> None:
+        if name not in order:
+            order[name] = len(order)
+
+    for stanzas in (*indexes, installed):
+        for package in stanzas:
+            see(package.name)
+            for field in _FIELDS:
+                negative = field in ("conflicts", "breaks")
+                for group in getattr(package, field):
+                    for rel in group:
+                        if rel.arch_qualifier == "any" or (negative and rel.name in order):
+                            continue
+                        see(rel.name)
+            for provide in package.provides:
+                if provide.arch_qualifier != "any":
+                    see(provide.name)
+    return order
+
+
+# ---------------------------------------------------------------------------
 # the default base
 
 
@@ -1457,7 +1546,11 @@ def base_from_archive(universe: Universe) -> list[Package]:
 
     chosen: dict[str, Package] = {}
     stack: list[str] = []
-    for name in universe.names():
+    # An archive's universe knows (from its packed index) a superset of the names
+    # that can qualify: parsing those ~100 stanzas, not all ~63,000, is what keeps a
+    # warm run fast.
+    required_names = getattr(universe, "required_names", None)
+    for name in required_names() if callable(required_names) else universe.names():
         versions = universe.versions(name)
         if not any(p.priority == "required" or p.essential for p in versions):
             continue

@@ -12,6 +12,7 @@ warning). ``download=True`` downloads and hashes every ``.deb`` regardless.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -152,9 +153,8 @@ async def _verify(
                     "clean-up. Re-lock soon, or pin a --snapshot."
                 )
             continue
-        if why:
-            problem = f"no longer listed by the lock's suites ({why}); {problem}"
-        problems.append(AptProblem(pin.platform, label, problem))
+        message = f"no longer listed by the lock's suites ({why}); {problem}" if why else problem
+        problems.append(AptProblem(pin.platform, label, message))
     return problems, downloaded, warnings
 
 
@@ -182,13 +182,17 @@ def apt_verify(
     arches = {p: lock.architecture_of(p) for p in lock.platforms}
     config = apt_http_config(http, sources, list(arches.values()))
 
+    # The .deb files are always asked of the archive, never answered from the cache's
+    # remembered sha256s: whether the archive still serves them is the question.
+    pool_config = dataclasses.replace(config, cache_dir=None)
+
     async def main() -> tuple[list[AptProblem], int, list[str]]:
         from .archive import load_archive
 
-        async with Http(config) as client:
+        async with Http(config) as client, Http(pool_config) as pool:
             archive = await load_archive(client, sources, list(arches.values()), reporter=reporter)
             universes = {p: archive.universe(a) for p, a in arches.items()}
-            return await _verify(lock, universes, client, download, reporter)
+            return await _verify(lock, universes, pool, download, reporter)
 
     problems, downloaded, warnings = run_sync(main())
     return AptVerifyResult(

@@ -8,14 +8,22 @@ a run of non-digits, character by character, where ``~`` sorts before everything
 (even the end of the string), the end before anything else, letters before
 non-letters; then a run of digits, numerically (``1.00`` equals ``1.0``).
 
-Validation: lockpin refuses everything dpkg refuses as an error (an empty
-version, embedded whitespace, an empty or non-numeric or too big epoch, nothing
-after the colon, an empty revision or upstream) *and* what dpkg only warns about
-(an upstream not starting with a digit, a character outside ``A-Za-z0-9.+~-:``
-in upstream or ``A-Za-z0-9.+~`` in the revision): dpkg-deb refuses to build such
-a package, so no archive holds one, and a version lockpin writes into a lock
-must be one ``apt-get install name=version`` accepts. Surrounding whitespace is
-stripped, as dpkg does.
+Validation, decided against dpkg 1.21's ``dpkg --validate-version``: lockpin
+accepts exactly what it accepts, with one exception. dpkg refuses as an error an
+empty version, embedded blanks, an empty, non-numeric, negative or too big
+(> 2**31 - 1) epoch, nothing after the colon, an empty revision or upstream; and
+``--validate-version`` also fails on what dpkg otherwise only warns about (an
+upstream not starting with a digit, a character outside ``A-Za-z0-9.+~-:`` in
+upstream or ``A-Za-z0-9.+~`` in the revision): dpkg-deb refuses to build such a
+package, so no archive holds one, and a version lockpin writes into a lock must be
+one ``apt-get install name=version`` accepts. The colon that ends the epoch is the
+*first* one, so upstream holds a ``:`` only when there is an epoch. The exception:
+dpkg reads the epoch with ``strtol``, which also takes a sign and leading
+whitespace (``+1:2``, ``-0:2``, ``"\\n1:2"``); apt compares epochs as digit strings
+and orders those differently, so lockpin refuses any epoch that is not plain
+ASCII digits. Leading and trailing blanks (spaces and tabs, dpkg's
+``c_isblank``) are stripped as dpkg strips them; any other whitespace is refused
+(dpkg calls it an invalid character).
 
 Equality is dpkg's: ``1.0``, ``0:1.0``, ``1.0-0`` and ``1.00`` are equal
 :class:`DebVersion` values with the same hash, although ``str()`` gives back
@@ -55,6 +63,10 @@ _REVISION: Final = re.compile(r"[A-Za-z0-9.+~]+")
 # Alternating runs: non-digits (possibly empty), then digits (possibly empty).
 _PIECE: Final = re.compile(r"([^0-9]*)([0-9]*)")
 _SPACE: Final = re.compile(r"\s")
+_BLANKS: Final = " \t"
+# Python refuses int() of a longer digit string (CVE-2020-10735's limit, 4300):
+# longer runs compare as a list of chunks of this many digits.
+_CHUNK: Final = 4000
 
 
 class InvalidVersion(ValueError):
@@ -115,7 +127,7 @@ def parse_version(text: str) -> DebVersion:
 
 @functools.lru_cache(maxsize=65536)
 def _parse(text: str) -> DebVersion:
-    stripped = text.strip()
+    stripped = text.strip(_BLANKS)
     if not stripped:
         raise InvalidVersion(text, "it is empty")
     if _SPACE.search(stripped):
@@ -128,7 +140,9 @@ def _parse(text: str) -> DebVersion:
             raise InvalidVersion(text, "the epoch before ':' is empty")
         if not (head.isascii() and head.isdigit()):
             raise InvalidVersion(text, f"the epoch {head!r} is not a number")
-        epoch = int(head)
+        significant = head.lstrip("0")
+        # the length test first: int() of thousands of digits is refused by Python
+        epoch = int(significant or "0") if len(significant) <= 10 else _MAX_EPOCH + 1
         if epoch > _MAX_EPOCH:
             raise InvalidVersion(text, f"the epoch {head} is too big")
         if not tail:
@@ -167,21 +181,32 @@ def _string_key(text: str) -> tuple[tuple[int, ...], ...]:
     """The key of an upstream or revision string.
 
     Each piece (non-digit run, digit run) becomes one tuple: the weights of the
-    non-digits, a 0 for the end of the run, then the number. A 0 weight appears
-    only as that end marker, so two pieces compare as dpkg compares them. A final
-    ``(0,)`` stands for a string that has ended: dpkg goes on comparing it as empty
-    pieces, and an empty piece ``(0, 0)`` against any later piece (whose non-digit
-    run is not empty, so its first weight is not 0) is decided by that first weight,
-    as ``(0,)`` is. The first piece always exists, so ``""`` is ``((0, 0), (0,))``,
+    non-digits, a 0 for the end of the run, then the number as its count of
+    significant digits and its value (leading zeros do not count; a run longer
+    than Python's int() limit gives its value as several chunks, the same number
+    of them for the same count). A 0 weight appears only as that end marker, so
+    two pieces compare as dpkg compares them. A final ``(0,)`` stands for a
+    string that has ended: dpkg goes on comparing it as empty pieces, and an
+    empty piece ``(0, 0, 0)`` against any later piece (whose non-digit run is not
+    empty, so its first weight is not 0) is decided by that first weight, as
+    ``(0,)`` is. The first piece always exists, so ``""`` is ``((0, 0, 0), (0,))``,
     the same as ``"0"``.
     """
     pieces: list[tuple[int, ...]] = []
     for non_digits, digits in _PIECE.findall(text):
         if not non_digits and not digits:
             continue  # findall's empty match at the end
-        pieces.append((*map(_order, non_digits), 0, int(digits) if digits else 0))
+        number = digits.lstrip("0")
+        if len(number) <= _CHUNK:
+            value: tuple[int, ...] = (len(number), int(number or "0"))
+        else:
+            value = (
+                len(number),
+                *(int(number[i : i + _CHUNK]) for i in range(0, len(number), _CHUNK)),
+            )
+        pieces.append((*map(_order, non_digits), 0, *value))
     if not pieces:
-        pieces.append((0, 0))
+        pieces.append((0, 0, 0))
     pieces.append((0,))
     return tuple(pieces)
 

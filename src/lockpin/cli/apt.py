@@ -87,13 +87,36 @@ def _add_archive_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+_COMPILE_EPILOG = """\
+apt.in lists one package per line: 'curl', 'libpq5 (>= 15)' or 'git=1:2.39.5-0+deb12u2';
+'#' starts a comment.
+
+examples:
+  lockpin apt compile apt.in --release bookworm --platform linux/amd64
+  lockpin apt compile apt.in --release bookworm --arch amd64 --arch arm64
+  lockpin apt compile apt.in --release noble --component universe --platform linux/amd64
+  lockpin apt compile apt.in --release bookworm --arch amd64 --snapshot 20250520T000000Z
+  lockpin apt compile --check          # in CI: exit 1 if apt.lock is out of date
+  lockpin apt compile -P curl          # move curl's pin, keep the others
+
+exit status: 0 written or up to date; 1 --check found drift, or the packages cannot
+be installed together; 2 bad input, an archive that fails verification, or a
+network error.
+"""
+
+
 def _add_compile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    import argparse
+
     c = sub.add_parser(
         "compile",
         help="resolve apt.in into apt.lock (exact versions and .deb sha256s)",
-        description="Resolve the packages of apt.in and their whole dependency closure "
-        "against the signed archive, as apt-get install --no-install-recommends would "
+        # Raw text (for the examples): the description is wrapped by hand.
+        description="Resolve the packages of apt.in and their whole dependency closure\n"
+        "against the signed archive, as apt-get install --no-install-recommends would\n"
         "inside the image, and write apt.lock.",
+        epilog=_COMPILE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     c.set_defaults(run=run_compile)
     c.add_argument("src_file", nargs="?", metavar="SRC", help="package list (default: apt.in)")
@@ -174,6 +197,9 @@ def _add_compile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     opt.add_verbosity(c)
 
 
+_LOCK_HELP = "an apt.lock (default: apt.lock)"
+
+
 def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e = sub.add_parser(
         "export",
@@ -181,7 +207,7 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="Print an apt.lock in a form a Dockerfile RUN step consumes.",
     )
     e.set_defaults(run=run_export)
-    e.add_argument("lock_file", nargs="?", default="apt.lock", metavar="LOCK")
+    e.add_argument("lock_file", nargs="?", default="apt.lock", metavar="LOCK", help=_LOCK_HELP)
     e.add_argument(
         "--format",
         choices=["apt-get", "sha256sums", "script"],
@@ -209,7 +235,7 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "sources with the recorded sha256; 1 with a report otherwise; 2 on errors.",
     )
     v.set_defaults(run=run_verify)
-    v.add_argument("lock_file", nargs="?", default="apt.lock", metavar="LOCK")
+    v.add_argument("lock_file", nargs="?", default="apt.lock", metavar="LOCK", help=_LOCK_HELP)
     v.add_argument(
         "--download",
         action="store_true",
