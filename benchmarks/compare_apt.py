@@ -9,8 +9,9 @@ deb.debian.org, signed by the Debian archive keyring) and plan against the same 
 base, side by side in one run:
 
 - lockpin cold: an empty --cache-dir; lockpin warm: the cache filled by one untimed run;
-- apt cold: a private apt root with empty lists; apt warm: lists left by one untimed
-  update (the update then only revalidates InRelease).
+  lockpin revalidate: warm with --max-age 0 (every InRelease asked again, as apt does);
+- apt cold: a private apt root with empty lists; apt warm (and revalidate): lists left by
+  one untimed update (the update then only revalidates InRelease).
 
 apt runs in a private configuration (APT_CONFIG, its own Dir::Etc, lists, cache and dpkg
 status): the machine's apt state is never read or written. The base is the dpkg status of
@@ -18,7 +19,7 @@ a minbase root when $LOCKPIN_TEST_DEBIAN_ROOT or /var/tmp/lockpin-roots/RELEASE 
 (lockpin then gets --base-status); otherwise lockpin's default base (the release's
 Essential + Priority: required closure), which is written out as a dpkg status for apt.
 
-Standard library only, except the step that writes that status, run with lockpin's Python.
+Standard library only, except the step that lists lockpin's default base (run with its Python).
 Writes benchmarks/results/apt.json and the apt section of docs/benchmarks.md.
 """
 

@@ -19,9 +19,13 @@ sha256, which is compared with the files apt-get's lists hold. When the archive
 moved between the two fetches, apt-get's lists are updated and lockpin is run
 once more; a difference after that fails the test.
 
-**Files.** Every pin's ``.deb`` file name, size, sha256 and URL equal what
-``apt-get download --print-uris`` says for ``name=version``, and a few ``.deb``
-files are downloaded by ``apt-get download`` and hashed.
+**Files.** Every pin's ``.deb`` file name, size and sha256 equal what apt says
+for ``name=version`` (``apt-get download --print-uris``, ``apt-cache show``), its
+URL names the same pool file, and a few ``.deb`` files are downloaded by
+``apt-get download`` and hashed. (The archive may differ: a version that both
+noble-updates and noble-security carry is one file in two archives, and lockpin
+records it from noble-security where apt fetches it from archive.ubuntu.com; the
+test prints those.)
 
 **Ubuntu.** Debian does not package Ubuntu's archive keyring: the test reads the
 ``Filename`` and ``SHA256`` of ``ubuntu-keyring`` from noble's ``main`` index,

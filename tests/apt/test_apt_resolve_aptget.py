@@ -450,6 +450,8 @@ def _version(draw: st.DrawFn, name: str, version: str, names: Sequence[str]) -> 
         provides=provides,
         ma=ma,
         priority=draw(st.sampled_from(["optional", "optional", "optional", "required"])),
+        # binaries of one source: an upgrade of one takes the installed others along
+        source=draw(st.sampled_from(["", "", "src"])),
     )
 
 
@@ -541,12 +543,20 @@ def universes(draw: st.DrawFn) -> Case:
             # the same version as one of the archive: the same stanza, installed
             installed.append(replace(draw(st.sampled_from(archive)), suite=INSTALLED))
         else:
+            others = [n for n in names if n != name]
+            rare = st.integers(0, 4).map(lambda n: n == 0)
+            essential = draw(rare)
             installed.append(
                 replace(
                     make_package(
                         f"{name} 0.{draw(st.integers(1, 9))}",
-                        depends=draw(_groups([n for n in names if n != name], 1, 2)),
+                        depends=draw(_groups(others, 1, 2)),
+                        conflicts=draw(_atom(others)) if draw(rare) else "",
+                        provides=draw(st.sampled_from(_VIRTUAL)) if draw(rare) else "",
                         ma=archive[0].multi_arch,
+                        essential=essential,
+                        priority="required" if essential else "optional",
+                        source=archive[0].source,
                     ),
                     suite=INSTALLED,
                 )

@@ -355,6 +355,8 @@ def test_strtol_epochs_are_refused_although_dpkg_takes_them(text: str) -> None:
 @needs_dpkg
 def test_dpkg_does_take_strtol_epochs() -> None:
     assert dpkg_valid(["+1:2", "-0:2", "\n1:2"]) == [True, True, True]
+    # ... and reads "+1" as 1, where apt (apt_pkg.version_compare) puts "+1:2" after "1:2"
+    assert dpkg_compare([("+1:2", "1:2")]) == [0]
 
 
 # ---------------------------------------------------------------------------

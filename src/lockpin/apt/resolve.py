@@ -987,6 +987,46 @@ class _Solver:
                         stack.extend(self.matching(rel, name, _INST))
         return seen
 
+    def upgrade_broken_installed(self) -> None:
+        """The first pass of apt's problem resolver (``ResolveInternal`` with
+        ``BrokenFix``, before any scoring): every installed package the plan breaks
+        (a new package it conflicts with, a dependency no longer met) and that is not
+        marked already is set to its candidate, dependencies not followed, until
+        nothing changes. What stays broken after that is an error here."""
+        again = True
+        while again:
+            again = False
+            for name in sorted(self.installed, key=self.order_key):
+                node = self.node(name)
+                if node is None or node.mode != _KEEP or node.install is None:
+                    continue
+                if not self.broken(node):
+                    continue
+                culprit = self._breaker(node)
+                self.mark_install(name, auto_inst=False, from_user=False, parent=culprit)
+                if node.mode == _INSTALL and self.broken(node):
+                    # apt's scoring would take over from here, and lockpin stops: the
+                    # error is clearer about the installed version than its candidate
+                    node.mode = _KEEP
+                    node.install = node.current
+                elif node.mode == _INSTALL:
+                    again = True
+                    if culprit is not None:
+                        self.extra_edges.setdefault(culprit, set()).add(name)
+
+    def _breaker(self, node: _Node) -> str | None:
+        """A planned package that an installed ``node``'s Conflicts/Breaks hit."""
+        version = node.install
+        assert version is not None
+        for field in ("conflicts", "breaks"):
+            for group in getattr(version, field):
+                for rel in group:
+                    for other in self.matching(rel, node.name, _INST, negative=True):
+                        onode = self.node(other)
+                        if onode is not None and onode.mode == _INSTALL:
+                            return other
+        return None
+
     def sweep(self) -> None:
         """``DoAutomaticRemove``: new installs nothing needs any more are not installed."""
         # no extended_states in an image built by debootstrap: every installed package
@@ -1233,7 +1273,8 @@ def _raise_problems(solver: _Solver, target: str) -> None:
         "the packages cannot be installed together:\n  "
         + "\n  ".join(shown)
         + more
-        + "\napt-get would refuse too. Drop one of the requests, or pin other versions "
+        + "\napt-get would refuse too (or have its problem resolver remove installed "
+        "packages). Drop one of the requests, or pin other versions "
         "in apt.in (name (= version)).",
         target=target,
     )
@@ -1391,6 +1432,7 @@ def resolve(
     # doAutoInstall, in the order apt's package set iterates (its package ids)
     for name in sorted(by_name, key=solver.order_key):
         solver.mark_install(name)
+    solver.upgrade_broken_installed()
     # a broken plan would go to apt's problem resolver; a broken package nothing needs
     # is dropped by the sweep first (as the resolver would drop it), the rest is an error
     solver.sweep()
