@@ -477,6 +477,40 @@ def test_breaks_on_an_installed_package_upgrades_it() -> None:
     assert z.required_by == ("aa",)
 
 
+def test_an_installed_package_conflicting_with_a_new_one_is_upgraded_out_of_it() -> None:
+    # the first pass of apt's problem resolver: installed packages the plan breaks
+    # are set to their candidate
+    archive = [pkg("aa 1"), pkg("zz 2")]
+    resolution = plan(archive, ["aa"], installed=[inst("zz 1", conflicts="aa")])
+    assert versions(resolution) == {"aa": "1", "zz": "2"}
+    z = resolution.get("zz")
+    assert z is not None
+    assert z.upgrade_of == "1"
+    assert z.required_by == ("aa",)
+
+
+def test_an_installed_package_whose_candidate_conflicts_too_is_an_error() -> None:
+    archive = [pkg("aa 1"), pkg("zz 2", conflicts="aa")]
+    with pytest.raises(ResolutionError) as caught:
+        plan(archive, ["aa"], installed=[inst("zz 1", conflicts="aa")])
+    assert (
+        "aa 1 (required by aa) would be installed, and zz 1 is installed in the base, "
+        "which conflicts with aa"
+    ) in str(caught.value)
+
+
+def test_apt_package_order_numbers_names_as_apt_meets_them() -> None:
+    first = [
+        pkg("aa 1", depends="vv, bb:any", conflicts="cc", recommends="dd"),
+        pkg("ee 1", provides="ww", breaks="aa"),
+    ]
+    second = [pkg("bb 1"), pkg("cc 1")]
+    order = apt_package_order([first, second], [inst("zz 1", depends="yy")])
+    # bb:any is apt's pseudo package, not bb; a Breaks of a known name creates nothing
+    assert list(order) == ["aa", "vv", "cc", "dd", "ee", "ww", "bb", "zz", "yy"]
+    assert order == {name: i for i, name in enumerate(order)}
+
+
 def test_conflict_with_an_installed_package_nothing_needs_removes_it() -> None:
     archive = [pkg("aa 1", conflicts="zz")]
     resolution = plan(archive, ["aa"], installed=[inst("zz 1")])

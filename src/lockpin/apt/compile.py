@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -30,9 +31,17 @@ if TYPE_CHECKING:
     from .lock import AptLock
     from .models import Package
 
-__all__ = ["AptCompileResult", "apt_compile"]
+__all__ = ["INSECURE_WARNING", "AptCompileResult", "apt_compile", "keyring_record"]
 
 log = logging.getLogger(__name__)
+
+#: The warning of a run with ``insecure_skip_verify`` (compile and verify alike).
+INSECURE_WARNING = (
+    "--insecure-skip-verify: InRelease signatures were NOT checked; nothing vouches "
+    "that these pins are the archive's. Use it only for a local unsigned mirror."
+)
+# what a keyring's file name may keep in the lock (anything else becomes "_")
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9._+~@-]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,43 @@ def _read_previous(existing: str | PathLike[str] | None) -> AptLock | None:
             f"{exc} The existing lock cannot be read, so its pins cannot be kept: fix it, "
             "or delete it (or pass another -o) to lock from scratch.",
         ) from exc
+
+
+def keyring_record(sources: Sources) -> tuple[str, str] | None:
+    """``(file name, sha256)`` of the keyring ``sources`` are checked against when
+    it is the user's own, for the lock (:attr:`~lockpin.apt.lock.AptLock.keyring_name`);
+    ``None`` for the distribution's keyring, or when signatures are not checked.
+    A directory's sha256 is that of its ``sha256sum``-style listing (``<sha256>
+    <file name>`` lines of its key files, sorted). Only the last path component is
+    kept: the rest of a path says nothing about the key, and may say too much."""
+    from pathlib import Path
+
+    from .distro import DEFAULT_KEYRINGS
+    from .gpg import keyring_files
+
+    if sources.insecure_skip_verify or sources.keyring is None:
+        return None
+    if sources.keyring == DEFAULT_KEYRINGS[sources.distribution]:
+        return None
+    path = Path(sources.keyring).expanduser()
+    files = keyring_files(sources.keyring)
+    try:
+        digests = [(hashlib.sha256(f.read_bytes()).hexdigest(), f.name) for f in files]
+    except OSError as exc:
+        raise InputError(
+            f"cannot read keyring {sources.keyring}: {exc.strerror or exc}; pass a readable "
+            "--keyring FILE."
+        ) from exc
+    if path.is_dir():
+        listing = "".join(
+            f"{digest}  {name}\n" for digest, name in sorted(digests, key=lambda d: d[1])
+        )
+        digest = hashlib.sha256(listing.encode()).hexdigest()
+    else:
+        digest = digests[0][0]
+    given = path.name if path.name not in ("", ".", "..") else path.resolve().name
+    name = _NAME_CHARS.sub("_", given)[:100]
+    return (name if name not in ("", ".", "..") else "keyring"), digest
 
 
 def _archive_hosts(sources: Sources, architectures: Sequence[str]) -> set[str]:
@@ -240,10 +286,7 @@ def apt_compile(
         insecure_skip_verify=insecure_skip_verify,
     )
     if insecure_skip_verify:
-        warnings.append(
-            "--insecure-skip-verify: InRelease signatures were NOT checked; nothing vouches "
-            "that these pins are the archive's. Use it only for a local unsigned mirror."
-        )
+        warnings.append(INSECURE_WARNING)
 
     installed_from_status: list[Package] | None = None
     base_id = "default"
@@ -296,6 +339,7 @@ def apt_compile(
 
     from .lock import build_lock
 
+    keyring_of = keyring_record(sources)
     lock = build_lock(
         sources=sources,
         platforms=[p for p, _ in pairs],
@@ -305,5 +349,7 @@ def apt_compile(
         download_url=archive.download_url,
         with_recommends=with_recommends,
         base=base_id,
+        keyring_name=keyring_of[0] if keyring_of else None,
+        keyring_sha256=keyring_of[1] if keyring_of else None,
     )
     return AptCompileResult(lock=lock, previous=previous, warnings=tuple(warnings))

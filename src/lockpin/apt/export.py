@@ -38,6 +38,19 @@ Three formats:
     removes its temporary directory (lists and ``.deb`` files) and
     ``/var/lib/apt/lists/*``.
 
+    Trust, in the image as at compile time. apt checks the suites' InRelease
+    signatures again, against the image's trusted keys (Debian and Ubuntu images
+    hold their archive's), or against ``keyring_in_image``, a keyring file the
+    Dockerfile copied into the image, named with ``signed-by=`` on every source
+    line (the script stops with a clear message when the file is missing). A
+    lock compiled with a keyring of its own
+    (:attr:`~lockpin.apt.lock.AptLock.keyring_name`) and exported without
+    ``keyring_in_image`` relies on the image's trusted keys; when ``apt-get
+    update`` fails the script says which key the image lacks and how to give
+    it. A lock compiled with ``--insecure-skip-verify`` (an unsigned mirror)
+    gets ``[trusted=yes]`` on its source lines, and only then, with a comment
+    saying that nothing but the sha256 check vouches for the files.
+
 Every value written into the script was validated by
 :class:`~lockpin.apt.lock.AptLock` (names, versions, URLs, file names, suites
 are from small character sets) and is single-quoted all the same.
@@ -45,6 +58,7 @@ are from small character sets) and is single-quoted all the same.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
@@ -108,15 +122,44 @@ def _q(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
-def _source_line(record: SuiteRecord, arch: str, lock: AptLock) -> str:
+# An absolute path apt's option parser and sh take as one word: no space, "]", "=" or quote.
+_IMAGE_PATH = re.compile(r"/[A-Za-z0-9._+~@/-]+")
+
+
+def _check_keyring_in_image(lock: AptLock, path: str | None) -> None:
+    if path is None:
+        return
+    if not _IMAGE_PATH.fullmatch(path) or any(
+        part in ("", ".", "..") for part in path[1:].split("/")
+    ):
+        raise InputError(
+            f"--keyring-in-image {path!r} must be an absolute path in the image, such as "
+            "/usr/share/keyrings/mirror.gpg (letters, digits and ._+~@-/ only, no '..')."
+        )
+    if lock.insecure_skip_verify:
+        raise InputError(
+            "the lock was compiled with --insecure-skip-verify: its sources are unsigned "
+            "and the script marks them [trusted=yes], so there is no signature for "
+            "--keyring-in-image to check. Leave it out, or re-lock from a signed mirror."
+        )
+
+
+def _source_line(
+    record: SuiteRecord, arch: str, lock: AptLock, keyring_in_image: str | None
+) -> str:
     options = [f"arch={arch}"]
+    if lock.insecure_skip_verify:
+        # Compiled from an unsigned mirror: apt would refuse it (see the script's comment).
+        options.append("trusted=yes")
+    elif keyring_in_image is not None:
+        options.append(f"signed-by={keyring_in_image}")
     if lock.snapshot is not None:
         # A snapshot's InRelease is past its Valid-Until by design.
         options.append("check-valid-until=no")
     return f"deb [{' '.join(options)}] {record.url} {record.suite} {' '.join(lock.components)}"
 
 
-def _branch(lock: AptLock, platform: str) -> list[str]:
+def _branch(lock: AptLock, platform: str, keyring_in_image: str | None) -> list[str]:
     arch = lock.architecture_of(platform)
     pins = lock.packages_for(platform)
     records = lock.suites_for(arch)
@@ -125,7 +168,7 @@ def _branch(lock: AptLock, platform: str) -> list[str]:
         lines.append("\tset --")
         lines.append("\t;;")
         return lines
-    sources = "\n".join(_source_line(r, arch, lock) for r in records)
+    sources = "\n".join(_source_line(r, arch, lock, keyring_in_image) for r in records)
     sums = "\n".join(_sum_lines(pins))
     lines.append(f"\tsources={_q(sources)}")
     lines.append(f"\tsums={_q(sums)}")
@@ -159,7 +202,7 @@ arch=$(dpkg --print-architecture)
 case "$arch" in
 """
 
-_BODY = """\
+_CHECKS = """\
 if [ "$#" -eq 0 ]; then
 	echo "lockpin: the apt.lock pins nothing to install for $arch."
 	exit 0
@@ -170,6 +213,26 @@ if [ "$https" = yes ] && [ ! -s /etc/ssl/certs/ca-certificates.crt ]; then
 		"checked against its sha256 anyway)." >&2
 	exit 1
 fi
+"""
+
+_INSECURE = """\
+# This lock was compiled with --insecure-skip-verify, from an unsigned mirror: its
+# sources are marked [trusted=yes], so apt checks no InRelease signature either.
+# Nothing but the sha256 check of every .deb against the lock vouches for what is
+# installed: use it only for a mirror of your own."""
+
+_KEYRING_CHECK = """\
+# apt checks the InRelease signatures against this keyring (signed-by=).
+keyring={path}
+if [ ! -s "$keyring" ]; then
+	echo "lockpin: the keyring $keyring is not in this image: COPY it there before" \\
+		"this step. The lock's sources are signed by a key of" \\
+		"{what}." >&2
+	exit 1
+fi
+"""
+
+_BODY = """\
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -196,7 +259,11 @@ apt_locked() {
 		-o APT::Update::Error-Mode=any -o Acquire::Retries=3 -o Acquire::Languages=none \\
 		"$@"
 }
-apt_locked update
+if ! apt_locked update; then
+	echo "lockpin: apt-get update failed for the apt.lock's sources (above)." \\
+		"$update_hint Nothing was installed." >&2
+	exit 1
+fi
 (cd "$tmp/debs" && apt_locked download "$@")
 if ! (cd "$tmp/debs" && sha256sum -c --strict "$tmp/SHA256SUMS"); then
 	echo "lockpin: a downloaded .deb is not the one in the apt.lock (FAILED above):" \\
@@ -219,9 +286,38 @@ rm -rf "$tmp" /var/lib/apt/lists/*
 """
 
 
-def export_script(lock: AptLock, platform: str | None = None) -> str:
+def _update_hint(lock: AptLock, keyring_in_image: str | None) -> str:
+    """What the script says when ``apt-get update`` fails (a signature apt could not
+    check is the likely cause that the user can fix)."""
+    if lock.insecure_skip_verify:
+        return "Is the mirror reachable from the build?"
+    if keyring_in_image is not None:
+        return (
+            f"If apt says NO_PUBKEY, {keyring_in_image} does not hold the key that signs "
+            "the lock's sources: copy in the keyring the lock was compiled with"
+            + (f" ({lock.keyring_name})." if lock.keyring_name else ".")
+        )
+    if lock.keyring_name is not None:
+        return (
+            f"The lock was compiled with a keyring of its own ({lock.keyring_name}, sha256 "
+            f"{lock.keyring_sha256}): if apt says NO_PUBKEY or that a source is not signed, "
+            "this image does not trust that key. COPY the keyring into the image and export "
+            "the script with lockpin apt export --keyring-in-image PATH, or add it to "
+            "/etc/apt/trusted.gpg.d first."
+        )
+    package = "ubuntu-keyring" if lock.distribution == "ubuntu" else "debian-archive-keyring"
+    return f"If apt says NO_PUBKEY, the image lacks the archive's keyring: install {package} first."
+
+
+def export_script(
+    lock: AptLock, platform: str | None = None, *, keyring_in_image: str | None = None
+) -> str:
     """The POSIX ``sh`` script of the module docstring, with a branch for each of the
-    lock's platforms (only ``platform``'s when given)."""
+    lock's platforms (only ``platform``'s when given); ``keyring_in_image`` is the
+    path of the archive's keyring inside the image, named ``signed-by=`` (the
+    image's trusted keys when ``None``). :class:`InputError` for a path that is
+    not a plain absolute one, or for a lock of an unsigned mirror (nothing to check)."""
+    _check_keyring_in_image(lock, keyring_in_image)
     if platform is not None:
         _check_platform(lock, platform)
     platforms = [platform] if platform is not None else list(lock.platforms)
@@ -231,7 +327,7 @@ def export_script(lock: AptLock, platform: str | None = None) -> str:
         what += f"; snapshot {lock.snapshot}"
     lines = [_PREAMBLE.format(what=what).rstrip("\n")]
     for each in platforms:
-        lines.extend(_branch(lock, each))
+        lines.extend(_branch(lock, each, keyring_in_image))
     have = ", ".join(arches)
     lines.extend(
         [
@@ -243,4 +339,15 @@ def export_script(lock: AptLock, platform: str | None = None) -> str:
             "esac",
         ]
     )
-    return "\n".join(lines) + "\n" + _BODY
+    trust = [_CHECKS]
+    if lock.insecure_skip_verify:
+        trust.append(_INSECURE + "\n")
+    elif keyring_in_image is not None:
+        signer = (
+            f"the keyring {lock.keyring_name} (sha256 {lock.keyring_sha256})"
+            if lock.keyring_name
+            else f"the {lock.distribution} archive key"
+        )
+        trust.append(_KEYRING_CHECK.format(path=_q(keyring_in_image), what=signer))
+    trust.append(f"update_hint={_q(_update_hint(lock, keyring_in_image))}\n")
+    return "\n".join(lines) + "\n" + "".join(trust) + _BODY

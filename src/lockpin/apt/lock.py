@@ -20,6 +20,9 @@ and date). Layout, written by :meth:`AptLock.to_toml`::
 
     [sources]                              # only the options given to compile
     mirror = "http://mirror.example/debian"
+    insecure-skip-verify = true            # only when signatures were not checked
+    keyring-name = "mirror-key.gpg"        # only with a --keyring of one's own: its
+    keyring-sha256 = "..."                 #   file name and sha256, never its path
 
     [[suites]]                             # one per (suite, archive URL) fetched
     suite = "bookworm"
@@ -58,6 +61,9 @@ credentials, file names are relative without ``..``, hashes are 64 lowercase
 hex digits, free text (the command line, requested lines) holds no control or
 line-separator characters. A package's ``url`` must be its suite's ``url`` +
 ``/`` + ``filename``, on a suite record that lists the package's architecture.
+``keyring-name`` (a bare file name) and ``keyring-sha256`` come together or not
+at all; an absent ``insecure-skip-verify`` means ``false`` (locks written before
+it existed read as they always did).
 
 Unknown keys are **rejected**, not ignored: the format evolves through
 ``lock-version``, so an unknown key is a typo, a hand edit or a newer lockpin's
@@ -75,6 +81,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import InputError, LockpinError
+from .poolpath import pool_path_problem
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -114,8 +121,8 @@ _SNAPSHOT = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _BASE = re.compile(r"default|status:[0-9a-f]{64}")
 # An InRelease Date / Valid-Until ("Sat, 10 May 2025 09:12:33 UTC").
 _DATE = re.compile(r"[A-Za-z0-9 :,+.()-]*")
-# A pool path: segments of file-name characters, no empty segment, ends in .deb.
-_FILENAME = re.compile(r"[A-Za-z0-9._+~%-]+(?:/[A-Za-z0-9._+~%-]+)*\.deb")
+# The base name of a keyring file (never its directory: a path may say too much).
+_KEYRING_NAME = re.compile(r"[A-Za-z0-9._+~@-]{1,100}")
 # The URL of an archive or of a file in it: http(s) with a host name, IPv4 or
 # [IPv6] address, an optional port and a path of unreserved characters only (no
 # credentials, query, fragment, quote, space or shell metacharacter); or a
@@ -233,7 +240,13 @@ class AptLock:
     given (``None``: the distribution's default), ``snapshot`` the snapshot
     timestamp, ``base`` what was taken as installed (``"default"``: the release's
     Essential/required set; ``"status:<sha256>"``: a dpkg status file),
-    ``command`` the command line that wrote it.
+    ``command`` the command line that wrote it. ``insecure_skip_verify``: the
+    archive's signatures were not checked (an unsigned local mirror); ``verify``
+    and the exported script then do not check them either, and say so.
+    ``keyring_name``/``keyring_sha256``: compile checked signatures against a
+    keyring of the user's own (not the distribution's), this file name and
+    sha256 (of the file; for a directory, of its ``sha256sum``-style listing of
+    key files); ``None`` for the distribution's keyring.
     """
 
     distribution: str
@@ -250,6 +263,9 @@ class AptLock:
     suites: tuple[SuiteRecord, ...] = ()
     packages: tuple[LockedPackage, ...] = ()
     command: str = ""
+    insecure_skip_verify: bool = False
+    keyring_name: str | None = None
+    keyring_sha256: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "platforms", tuple(sorted(self.platforms)))
@@ -310,6 +326,9 @@ class AptLock:
             self.mirror,
             self.security_mirror,
             self.snapshot_url,
+            self.insecure_skip_verify,
+            self.keyring_name,
+            self.keyring_sha256,
             tuple((s.suite, s.url, s.architectures) for s in self.suites),
             self.packages,
         )
@@ -318,7 +337,12 @@ class AptLock:
         """Whether ``other`` pins the same (:meth:`content_key`)."""
         return self.content_key() == other.content_key()
 
-    def sources(self, *, keyring: str | PathLike[str] | None = None) -> Sources:
+    def sources(
+        self,
+        *,
+        keyring: str | PathLike[str] | None = None,
+        insecure_skip_verify: bool = False,
+    ) -> Sources:
         """The :class:`~lockpin.apt.distro.Sources` the lock was compiled from (its
         release, components, mirrors, snapshot and suites), for ``lockpin apt
         verify``; ``keyring`` as ``--keyring``. The suites are the recorded ones:
@@ -336,6 +360,7 @@ class AptLock:
                 snapshot=self.snapshot,
                 snapshot_url=self.snapshot_url,
                 keyring=keyring,
+                insecure_skip_verify=insecure_skip_verify or self.insecure_skip_verify,
             )
 
         default = make(None)
@@ -447,6 +472,8 @@ def build_lock(
     download_url: Callable[[Package], str],
     with_recommends: bool,
     base: str,
+    keyring_name: str | None = None,
+    keyring_sha256: str | None = None,
 ) -> AptLock:
     """Assemble the lock of a compile: ``platforms`` (canonical, as
     :func:`lockpin.apt.distro.oci_platform` writes them), each platform's
@@ -454,7 +481,8 @@ def build_lock(
     fetched and ``download_url`` (a package's URL in its archive). A suite record
     lists the lock's architectures the evidence says were fetched from that URL
     (else those whose :meth:`Sources.suites_for` include that suite at that URL);
-    records no platform used are left out. The command
+    records no platform used are left out. ``keyring_name``/``keyring_sha256``
+    record a keyring of the user's own (:attr:`AptLock.keyring_name`). The command
     line is empty: the caller sets it (``dataclasses.replace``)."""
     from .distro import debian_arch
 
@@ -510,6 +538,9 @@ def build_lock(
         snapshot_url=sources.snapshot_url,
         suites=tuple(records),
         packages=tuple(packages),
+        insecure_skip_verify=sources.insecure_skip_verify,
+        keyring_name=keyring_name,
+        keyring_sha256=keyring_sha256,
     )
 
 
@@ -565,6 +596,29 @@ def _check_url(value: str, *, key: str, table: str | None, index: int, label: st
             table=table,
             index=index,
             label=label,
+        )
+
+
+def _check_keyring(lock: AptLock) -> None:
+    if type(lock.insecure_skip_verify) is not bool:
+        raise _Bad("must be true or false", key="insecure-skip-verify", table="sources")
+    name, digest = lock.keyring_name, lock.keyring_sha256
+    if (name is None) != (digest is None):
+        missing = "keyring-sha256" if digest is None else "keyring-name"
+        raise _Bad(
+            f"keyring-name and keyring-sha256 come together: {missing} is missing",
+            key="keyring-name" if name is not None else "keyring-sha256",
+            table="sources",
+        )
+    if name is not None and (not _KEYRING_NAME.fullmatch(name) or name in (".", "..")):
+        raise _Bad(
+            f"{name!r} is not a keyring file name (letters, digits and ._+~@- only, no '/')",
+            key="keyring-name",
+            table="sources",
+        )
+    if digest is not None and not _SHA256.fullmatch(digest):
+        raise _Bad(
+            f"{digest!r} is not 64 lowercase hex digits", key="keyring-sha256", table="sources"
         )
 
 
@@ -661,6 +715,7 @@ def _validate(lock: AptLock, *, order: tuple[list[int], list[int]] | None = None
     ):
         if url is not None:
             _check_url(url, key=key, table="sources", index=0, label="")
+    _check_keyring(lock)
     if not _is_text(lock.command):
         raise top("the command line holds control or line-break characters", "command")
 
@@ -731,12 +786,13 @@ def _validate(lock: AptLock, *, order: tuple[list[int], list[int]] | None = None
         if not _SUITE.fullmatch(pin.suite):
             raise bad(f"{pin.suite!r} is not a suite name", "suite")
         _check_url(pin.url, key="url", table="packages", index=pos, label=label)
-        if not _FILENAME.fullmatch(pin.filename) or any(
-            part in (".", "..") for part in pin.filename.split("/")
-        ):
+        # the rule packages.py applies to an index's Filename: the lock is input too
+        problem = pool_path_problem(pin.filename)
+        if problem is None and not pin.filename.endswith(".deb"):
+            problem = "does not end in .deb"
+        if problem is not None:
             raise bad(
-                f"{pin.filename!r} is not a relative pool path ending in .deb (no '..', "
-                "no leading '/')",
+                f"{pin.filename!r} is not a relative pool path ending in .deb: {problem}",
                 "filename",
             )
         if type(pin.size) is not int or pin.size < 0:
@@ -784,7 +840,14 @@ _TOP_KEYS: Final = frozenset(
         "packages",
     }
 )
-_SOURCE_KEYS: Final = ("mirror", "security-mirror", "snapshot-url")
+_SOURCE_KEYS: Final = (
+    "mirror",
+    "security-mirror",
+    "snapshot-url",
+    "insecure-skip-verify",
+    "keyring-name",
+    "keyring-sha256",
+)
 _SUITE_KEYS: Final = frozenset(
     {"suite", "url", "inrelease-sha256", "date", "valid-until", "architectures"}
 )
@@ -1005,6 +1068,11 @@ def _from_data(data: Mapping[str, Any]) -> AptLock:
         suites=tuple(suites),
         packages=tuple(packages),
         command=top.text("command"),
+        insecure_skip_verify=sources._get(
+            "insecure-skip-verify", bool, "true or false", default=False
+        ),
+        keyring_name=sources.optional_text("keyring-name"),
+        keyring_sha256=sources.optional_text("keyring-sha256"),
     )
 
 
@@ -1076,6 +1144,9 @@ def _render(lock: AptLock) -> str:
         ("mirror", lock.mirror),
         ("security-mirror", lock.security_mirror),
         ("snapshot-url", lock.snapshot_url),
+        ("insecure-skip-verify", True if lock.insecure_skip_verify else None),
+        ("keyring-name", lock.keyring_name),
+        ("keyring-sha256", lock.keyring_sha256),
     )
     if any(value is not None for _, value in sources):
         out.extend(("", "[sources]"))

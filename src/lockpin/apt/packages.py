@@ -4,10 +4,11 @@
 Pure. Every field lockpin relies on is checked, because it becomes part of a
 lock, a URL or a file name: the package name (Policy 5.6.1), the version
 (:mod:`lockpin.apt.version`), the architecture, the relation fields
-(:mod:`lockpin.apt.relation`), ``Filename`` (a relative path of the characters
-the lock accepts, ``A-Za-z0-9._+~%-`` and ``/``: no ``/`` at the start, no empty,
-``.`` or ``..`` segment, also not percent-encoded, no whitespace or control
-character), ``Size`` (a decimal number below 2**63, the lock's TOML integer) and
+(:mod:`lockpin.apt.relation`), ``Filename`` (the pool-path rule the lock
+applies too, :mod:`lockpin.apt.poolpath`: a relative path of
+``A-Za-z0-9._+~%-`` and ``/``, no ``/`` at the start, no empty, ``.`` or ``..``
+segment, also not percent-encoded, no whitespace or control character),
+``Size`` (a decimal number below 2**63, the lock's TOML integer) and
 ``SHA256`` (64 hex digits, kept lower-case). A stanza that fails raises
 :class:`PackageStanzaError` naming the package and the field.
 
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Final, cast
 
 from .deb822 import iter_stanzas
 from .models import INSTALLED, MultiArch, Package
+from .poolpath import pool_path_problem
 from .relation import RelationError, parse_provides, parse_relations
 from .version import InvalidVersion, parse_version
 
@@ -56,12 +58,6 @@ _SHA256: Final = re.compile(r"[0-9a-fA-F]{64}")
 # at most 19 digits: int() stays cheap and the value fits the lock's 64-bit integer
 _SIZE: Final = re.compile(r"[0-9]{1,19}")
 _MAX_SIZE: Final = 2**63 - 1
-# The characters the lock accepts in a pool path (lockpin.apt.lock): no URL
-# specials that would change what a URL names (":" could make it a scheme), no
-# whitespace, no non-ASCII (archives never use them).
-_FILENAME: Final = re.compile(r"[A-Za-z0-9._+~%-][A-Za-z0-9._+~%/-]*")
-# a percent-encoded ".", "/" or "\": a server decodes it, so "%2e%2e" is a ".."
-_ENCODED: Final = re.compile(r"%(?:2[eEfF]|5[cC])")
 _MULTI_ARCH: Final = frozenset({"no", "same", "foreign", "allowed"})
 _RELATION_FIELDS: Final = (
     ("depends", "Depends"),
@@ -218,16 +214,9 @@ def _required(fields: Mapping[str, str], key: str, label: str, name: str) -> str
 
 def _check_filename(filename: str, name: str) -> None:
     """``Filename`` is joined to the mirror's URL and names the downloaded file:
-    only a plain relative path can do that safely."""
-    problem = None
-    if filename.startswith("/"):
-        problem = "an absolute path"
-    elif _FILENAME.fullmatch(filename) is None:
-        problem = "has whitespace, control or unexpected characters"
-    elif any(part in ("", ".", "..") for part in filename.split("/")):
-        problem = "has an empty, '.' or '..' path segment"
-    elif _ENCODED.search(filename):
-        problem = "has a percent-encoded '.', '/' or '\\'"
+    only a plain relative path can do that safely (:mod:`lockpin.apt.poolpath`,
+    the rule the lock applies too)."""
+    problem = pool_path_problem(filename)
     if problem is not None:
         raise PackageStanzaError(
             f"{filename!r} is not a plain relative path: {problem}", package=name, field="Filename"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .._async import run_sync
 from .._io import read_text
-from ..errors import IntegrityError, NetworkError
+from ..errors import InputError, IntegrityError, NetworkError
 from ..progress import Event
 
 if TYPE_CHECKING:
@@ -163,22 +163,47 @@ def apt_verify(
     *,
     download: bool = False,
     keyring: str | PathLike[str] | None = None,
+    insecure_skip_verify: bool = False,
     http: HttpConfig | None = None,
     reporter: Reporter | None = None,
 ) -> AptVerifyResult:
     """Check every pin of ``lock_file`` against the lock's sources, as they are now.
 
     The sources' InRelease files are verified as ``apt compile`` does (with
-    ``keyring``, else the distribution's). Returns an :class:`AptVerifyResult`;
-    raises :class:`~lockpin.errors.InputError` for a file that is not an
-    apt.lock, and the archive's errors when the sources cannot be verified.
+    ``keyring``, else the distribution's), unless the lock was compiled with
+    ``insecure_skip_verify`` (an unsigned mirror) or it is given here: then
+    they are not, and the result warns so. A lock compiled with a keyring of
+    its own needs ``keyring`` (an :class:`~lockpin.errors.InputError` says so
+    before anything is fetched); one whose sha256 differs from the lock's is a
+    warning. Returns an :class:`AptVerifyResult`; raises
+    :class:`~lockpin.errors.InputError` for a file that is not an apt.lock, and
+    the archive's errors when the sources cannot be verified.
     """
     from ..net.http import Http
-    from .compile import apt_http_config
+    from .compile import INSECURE_WARNING, apt_http_config, keyring_record
     from .lock import AptLock
 
     lock = AptLock.from_toml(read_text(lock_file, what="lock"), filename=str(lock_file))
-    sources = lock.sources(keyring=keyring)
+    sources = lock.sources(keyring=keyring, insecure_skip_verify=insecure_skip_verify)
+    notes: list[str] = []
+    if sources.insecure_skip_verify:
+        notes.append(INSECURE_WARNING)
+    elif lock.keyring_sha256 is not None:
+        recorded = f"{lock.keyring_name} (sha256 {lock.keyring_sha256})"
+        if keyring is None:
+            raise InputError(
+                f"{lock_file} was compiled with a keyring of its own, {recorded}, not the "
+                f"{lock.distribution} archive keyring: pass that keyring with --keyring FILE "
+                "(keyring= in Python)."
+            )
+        if keyring_record(sources) != (lock.keyring_name, lock.keyring_sha256):
+            given = keyring_record(sources)
+            what = f"{given[0]} (sha256 {given[1]})" if given else "the distribution's"
+            notes.append(
+                f"--keyring {keyring} is {what}, not the keyring {lock_file} was compiled "
+                f"with, {recorded}. The signatures are checked with the one given; if the "
+                "archive's key changed, re-run lockpin apt compile to record the new keyring."
+            )
     arches = {p: lock.architecture_of(p) for p in lock.platforms}
     config = apt_http_config(http, sources, list(arches.values()))
 
@@ -199,5 +224,5 @@ def apt_verify(
         checked=len(lock.packages),
         problems=tuple(problems),
         downloaded=downloaded,
-        warnings=tuple(warnings),
+        warnings=(*notes, *warnings),
     )
