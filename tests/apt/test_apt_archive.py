@@ -411,6 +411,51 @@ def test_compression_fallback(
     ]
 
 
+def _xz_suites(layout: str) -> list[SuiteSpec]:
+    return [replace_suite(s, xz_layout=layout) for s in standard_suites()]
+
+
+@pytest.mark.parametrize("layout", ["two-streams", "padded"])
+def test_a_multi_stream_xz_index_is_read_whole(
+    make_apt_archive: MakeArchive, apt_archive: ServedArchive, tmp_path: Path, layout: str
+) -> None:
+    """Ubuntu's Packages.xz files are two concatenated xz streams (the second empty),
+    which the xz format allows, with NUL stream padding between and after streams:
+    the whole text is read, from the .xz itself (no fallback to another file)."""
+    archive = make_apt_archive(_xz_suites(layout))
+    directory = archive.built.dists("bookworm") + "main/binary-amd64/"
+    xz = served_bytes(archive, directory + "Packages.xz")
+    assert len(xz) > len(served_bytes(apt_archive, directory + "Packages.xz"))  # the layout
+    result = compile_from(archive, tmp_path, "mailer", "greeter")
+    fetched = [p for p in index_requests(archive) if p.startswith(directory)]
+    assert fetched == [directory + "by-hash/SHA256/" + hashlib.sha256(xz).hexdigest()]
+    reference = compile_from(apt_archive, tmp_path, "mailer", "greeter", cache="ref")
+    assert [(p.name, p.version, p.sha256) for p in result.lock.packages] == [
+        (p.name, p.version, p.sha256) for p in reference.lock.packages
+    ]
+
+
+@pytest.mark.parametrize(
+    ("layout", "reason"),
+    [
+        ("garbage-after", "Input format not supported"),
+        ("truncated", "ends early"),
+        ("odd-padding", "padding"),
+    ],
+)
+def test_a_broken_xz_index_is_refused_though_its_sha256_is_signed(
+    make_apt_archive: MakeArchive, tmp_path: Path, layout: str, reason: str
+) -> None:
+    """What follows a stream must be stream padding (NUL bytes, in fours, as the
+    real xz and apt's liblzma require) or another stream: bytes after the text
+    (Python's lzma.decompress would silently drop them) and a cut stream are refused."""
+    archive = make_apt_archive(_xz_suites(layout))
+    with pytest.raises(IntegrityError) as info:
+        compile_from(archive, tmp_path, "mailer")
+    assert_names_url_and_advice(info.value, archive.url, "does not decompress", reason)
+    assert "Packages.xz" in str(info.value) or "by-hash/SHA256/" in str(info.value)
+
+
 # -- the cache -----------------------------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from lockpin.apt.distro import (
     oci_platform,
     sources_for,
 )
-from lockpin.errors import InputError
+from lockpin.errors import InputError, UnsafeURLError
 
 
 def _suites(sources: Sources, arch: str = "amd64") -> list[tuple[str, str]]:
@@ -143,25 +143,67 @@ def test_mirrors_override() -> None:
 
 def test_snapshots() -> None:
     debian = sources_for(release="bookworm", snapshot="20250520T000000Z")
+    # plain http by default, as the archive itself: the signature covers every byte,
+    # and a slim image has no CA certificates for the exported script to use https
     assert _suites(debian) == [
-        ("bookworm", "https://snapshot.debian.org/archive/debian/20250520T000000Z/"),
-        ("bookworm-updates", "https://snapshot.debian.org/archive/debian/20250520T000000Z/"),
+        ("bookworm", "http://snapshot.debian.org/archive/debian/20250520T000000Z/"),
+        ("bookworm-updates", "http://snapshot.debian.org/archive/debian/20250520T000000Z/"),
         (
             "bookworm-security",
-            "https://snapshot.debian.org/archive/debian-security/20250520T000000Z/",
+            "http://snapshot.debian.org/archive/debian-security/20250520T000000Z/",
         ),
     ]
     ubuntu = sources_for(release="noble", snapshot="20250520T000000Z")
     assert {b for _, b in _suites(ubuntu, "amd64")} == {
-        "https://snapshot.ubuntu.com/ubuntu/20250520T000000Z/"
+        "http://snapshot.ubuntu.com/ubuntu/20250520T000000Z/"
     }
     assert {b for _, b in _suites(ubuntu, "arm64")} == {
-        "https://snapshot.ubuntu.com/ubuntu-ports/20250520T000000Z/"
+        "http://snapshot.ubuntu.com/ubuntu-ports/20250520T000000Z/"
     }
     own = sources_for(
         release="bookworm", snapshot="20250520T000000Z", snapshot_url="https://snap.example/"
     )
     assert _suites(own)[0][1] == "https://snap.example/archive/debian/20250520T000000Z/"
+    # https, when given, is kept (the CLI's --snapshot-url https://snapshot.debian.org)
+    tls = sources_for(
+        release="noble", snapshot="20250520T000000Z", snapshot_url="https://snapshot.ubuntu.com"
+    )
+    assert (
+        _suites(tls, "arm64")[0][1] == "https://snapshot.ubuntu.com/ubuntu-ports/20250520T000000Z/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("release", "arch", "host"),
+    [
+        ("bookworm", "amd64", "snapshot.debian.org"),
+        ("bookworm", "arm64", "snapshot.debian.org"),
+        ("noble", "amd64", "snapshot.ubuntu.com"),
+        ("noble", "arm64", "snapshot.ubuntu.com"),
+    ],
+)
+def test_snapshot_hosts_are_allowed_plain_http_as_the_archive_is(
+    release: str, arch: str, host: str
+) -> None:
+    """The net policy refuses plain http to other hosts; the snapshot's own host is
+    let through exactly as deb.debian.org is (the archive signature vouches for it)."""
+    from lockpin.apt.compile import apt_http_config
+    from lockpin.net.config import HttpConfig
+    from lockpin.net.policy import check_url
+
+    stamp = "20250520T000000Z"
+    snapshot = sources_for(release=release, snapshot=stamp)
+    config = apt_http_config(HttpConfig(), snapshot, [arch])
+    archive = apt_http_config(HttpConfig(), sources_for(release=release), [arch])
+    assert host in config.allow_insecure_hosts
+    assert config.allow_insecure_hosts == {host}  # that host only, any port, as the archive's
+    for suite in snapshot.suites_for(arch):
+        check_url(suite.inrelease_url, config)  # no UnsafeURLError
+        check_url(f"{suite.base_url}pool/main/c/curl/curl_1_amd64.deb", config)
+    with pytest.raises(UnsafeURLError):
+        check_url(f"http://elsewhere.example/archive/debian/{stamp}/dists/x/InRelease", config)
+    with pytest.raises(UnsafeURLError):  # the normal archive's hosts are not in a snapshot's
+        check_url(snapshot.suites_for(arch)[0].inrelease_url, archive)
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import urllib.request
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -26,7 +27,9 @@ from lockpin.apt.lock import AptLock, LockedPackage, SuiteRecord
 from lockpin.errors import InputError
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Callable
+
+    from fixtures.apt_archive import ServedArchive
 
 DEBIAN = "http://deb.debian.org/debian"
 SECURITY = "http://deb.debian.org/debian-security"
@@ -193,9 +196,15 @@ def script_variants() -> dict[str, str]:
         suites=(SuiteRecord("bookworm", https, "1" * 64, DATE, ("armhf",)),),
         packages=(pin("linux/arm/v7", "jq", "1.6-2.1", "a" * 64, base=https),),
     )
+    own_key = two_platform_lock(keyring_name="mirror.gpg", keyring_sha256="9" * 64)
     return {
         "two-platforms": export_script(lock),
         "one-of-two": export_script(lock, "linux/arm64"),
+        "unsigned": export_script(two_platform_lock(insecure_skip_verify=True)),
+        "own-keyring": export_script(own_key),
+        "keyring-in-image": export_script(
+            own_key, keyring_in_image="/usr/share/keyrings/mirror.gpg"
+        ),
         "snapshot": export_script(snapshot),
         "https": export_script(secure),
         "nothing-for-arm64": export_script(
@@ -325,6 +334,212 @@ def test_script_needs_ca_certificates_for_https(tmp_path: Path) -> None:
     (tmp_path / "bin").rename(tmp_path / "bin-1")
     run_with_fake_tools(SCRIPTS["https"], "armhf", tmp_path)
     assert (tmp_path / "apt-get-called").exists()
+
+
+# -- trust: unsigned mirrors and keyrings of one's own ------------------------------------
+
+
+def source_lines(script: str) -> list[str]:
+    return [line.strip().strip("'").removeprefix("sources='") for line in script.splitlines()
+            if "deb [" in line]  # fmt: skip
+
+
+def test_an_unsigned_lock_marks_its_sources_trusted_and_says_so() -> None:
+    unsigned = SCRIPTS["unsigned"]
+    lines = source_lines(unsigned)
+    assert len(lines) == 4  # two suites, two platforms
+    assert all(line.startswith("deb [arch=") and " trusted=yes]" in line for line in lines)
+    assert "# This lock was compiled with --insecure-skip-verify" in unsigned
+    assert "Nothing but the sha256 check of every .deb" in unsigned
+    # only a lock of an unsigned mirror: no other script trusts a source blindly
+    for name, script in SCRIPTS.items():
+        if name != "unsigned":
+            assert "trusted=yes" not in script, name
+            assert "insecure" not in script, name
+
+
+def test_keyring_in_image_is_named_signed_by_and_checked_before_apt_runs(
+    tmp_path: Path,
+) -> None:
+    script = SCRIPTS["keyring-in-image"]
+    assert all("signed-by=/usr/share/keyrings/mirror.gpg]" in line for line in source_lines(script))
+    assert "keyring='/usr/share/keyrings/mirror.gpg'" in script
+    for name in ("two-platforms", "own-keyring", "unsigned"):
+        assert "signed-by" not in SCRIPTS[name]
+    # the keyring is not in this "image": the build stops, saying what to copy, before apt
+    missing = tmp_path / "keyrings" / "mirror.gpg"
+    lock = two_platform_lock(keyring_name="mirror.gpg", keyring_sha256="9" * 64)
+    proc = run_with_fake_tools(
+        export_script(lock, keyring_in_image=str(missing)), "amd64", tmp_path
+    )
+    assert proc.returncode == 1
+    assert f"the keyring {missing} is not in this image: COPY it there" in proc.stderr
+    assert f"mirror.gpg (sha256 {'9' * 64})" in proc.stderr
+    assert not (tmp_path / "apt-get-called").exists()
+
+
+@pytest.mark.parametrize(
+    "path", ["keyrings/x.gpg", "/usr/share/key rings/x.gpg", "/a/../x.gpg", "/x.gpg]", "/a//b"]
+)
+def test_keyring_in_image_must_be_a_plain_absolute_path(path: str) -> None:
+    with pytest.raises(InputError, match="must be an absolute path in the image"):
+        export_script(two_platform_lock(), keyring_in_image=path)
+
+
+def test_keyring_in_image_of_an_unsigned_lock_is_refused() -> None:
+    with pytest.raises(InputError, match=r"insecure-skip-verify.*nothing|no signature"):
+        export_script(two_platform_lock(insecure_skip_verify=True), keyring_in_image="/k.gpg")
+
+
+def test_the_update_hint_names_what_the_image_lacks() -> None:
+    assert "install debian-archive-keyring" in SCRIPTS["two-platforms"]
+    own = SCRIPTS["own-keyring"]
+    assert f"own (mirror.gpg, sha256 {'9' * 64})" in own
+    assert "lockpin apt export --keyring-in-image PATH" in own
+    assert "if ! apt_locked update; then" in own
+
+
+def run_with_real_apt(
+    script: str, tmp_path: Path, *, arch: str
+) -> tuple[subprocess.CompletedProcess[str], list[str] | None]:
+    """Run the exported ``script`` with the real apt-get for ``update`` and
+    ``download``, in a private apt root that trusts no key at all
+    (:class:`~fixtures.aptget.AptGetRoot`); ``apt-get install`` only records its
+    arguments (nothing is installed on this machine). Returns the run and the
+    recorded install arguments (``None`` when install was not reached)."""
+    from fixtures.aptget import AptGetRoot
+
+    root = AptGetRoot(tmp_path / "aptroot", architecture=arch, sources=[])
+    assert not list((root.directory / "etc/apt/trusted.gpg.d").iterdir())
+    record = tmp_path / "install-args"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    real = shutil.which("apt-get")
+    assert real is not None
+    (bin_dir / "apt-get").write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do\n'
+        f'\tif [ "$a" = install ]; then printf "%s\\n" "$@" >{record}; exit 0; fi\n'
+        "done\n"
+        f'exec {real} "$@"\n'
+    )
+    (bin_dir / "apt-get").chmod(0o755)
+    # the script ends by emptying the image's apt lists: here, a directory of the test's
+    lists = tmp_path / "image-lists"
+    lists.mkdir()
+    (lists / "kept-out").write_text("")
+    assert script.count(" /var/lib/apt/lists/*") == 1
+    script = script.replace(" /var/lib/apt/lists/*", f" {lists}/*")
+    (tmp_path / "install.sh").write_text(script)
+    env = {
+        **root.environ(),
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "TMPDIR": str(tmp_path),
+    }
+    proc = subprocess.run(
+        ["sh", str(tmp_path / "install.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    installed_args = record.read_text().splitlines() if record.exists() else None
+    return proc, installed_args
+
+
+def compile_lock(archive: ServedArchive, tmp_path: Path, **options: object) -> AptLock:
+    import lockpin
+    from lockpin.net.config import HttpConfig
+
+    src = tmp_path / "apt.in"
+    src.write_text("mailer\ngreeter\n")
+    arguments: dict[str, object] = {
+        "release": "bookworm",
+        "platforms": [oci_platform(HOST_ARCH)],
+        "mirror": archive.mirror,
+        "security_mirror": archive.security_mirror,
+        "http": HttpConfig(cache_dir=tmp_path / "cache", retries=0),
+        **options,
+    }
+    lock = lockpin.apt_compile(src, **arguments).lock  # type: ignore[arg-type]
+    return AptLock.from_toml(lock.to_toml(), filename="apt.lock")  # as export reads it
+
+
+def _host_arch() -> str:
+    if shutil.which("dpkg") is None:
+        return ""
+    return subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+
+
+HOST_ARCH = _host_arch()
+needs_real_apt = pytest.mark.skipif(
+    HOST_ARCH not in ("amd64", "arm64") or shutil.which("apt-get") is None or os.geteuid() != 0,
+    reason="needs root, apt-get and an amd64 or arm64 host (the fixture archive's)",
+)
+
+
+def assert_installed_exactly(lock: AptLock, proc: subprocess.CompletedProcess[str],
+                             args: list[str] | None) -> None:  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert args is not None
+    debs = sorted(Path(a).name for a in args if a.endswith(".deb"))
+    assert debs == sorted(p.deb_name for p in lock.packages)
+    assert all(f"{p.deb_name}: OK" in proc.stdout for p in lock.packages)
+
+
+@needs_real_apt
+def test_script_of_an_unsigned_mirror_installs_with_the_real_apt(
+    make_apt_archive: Callable[..., ServedArchive], tmp_path: Path
+) -> None:
+    """Compiled with --insecure-skip-verify from an archive that has no signature at
+    all: the lock says so, and the script's apt-get update takes the unsigned
+    sources (trusted=yes) where it would refuse them otherwise."""
+    from fixtures.apt_archive import replace_suite, standard_suites
+
+    unsigned = [replace_suite(s, inrelease=False, release_gpg=False) for s in standard_suites()]
+    archive = make_apt_archive(unsigned)
+    lock = compile_lock(archive, tmp_path, insecure_skip_verify=True)
+    assert lock.insecure_skip_verify
+    assert lock.keyring_name is None
+    script = export_script(lock)
+    proc, args = run_with_real_apt(script, tmp_path / "ok", arch=HOST_ARCH)
+    assert_installed_exactly(lock, proc, args)
+    assert "trusted=yes" in script
+    # the same script without trusted=yes: the real apt refuses the unsigned sources
+    proc, args = run_with_real_apt(
+        script.replace(" trusted=yes", ""), tmp_path / "refused", arch=HOST_ARCH
+    )
+    assert proc.returncode == 1
+    assert args is None
+    assert "apt-get update failed for the apt.lock's sources" in proc.stderr
+    assert "Nothing was installed" in proc.stderr
+
+
+@needs_real_apt
+def test_script_of_an_own_keyring_installs_with_keyring_in_image(
+    apt_archive: ServedArchive, tmp_path: Path
+) -> None:
+    """Compiled with --keyring (the fixture's key, in no keyring apt trusts): the
+    lock records its name and sha256; with --keyring-in-image the script's sources
+    are signed-by it and the real apt verifies and installs; without, apt-get
+    update fails and the script says which key the image lacks and what to do."""
+    keyring = apt_archive.key.keyring
+    lock = compile_lock(apt_archive, tmp_path, keyring=keyring)
+    assert lock.keyring_name == keyring.name
+    assert lock.keyring_sha256 == hashlib.sha256(keyring.read_bytes()).hexdigest()
+    assert str(keyring.parent) not in lock.to_toml()  # the file name only, never the path
+    proc, args = run_with_real_apt(
+        export_script(lock, keyring_in_image=str(keyring)), tmp_path / "ok", arch=HOST_ARCH
+    )
+    assert_installed_exactly(lock, proc, args)
+    proc, args = run_with_real_apt(export_script(lock), tmp_path / "refused", arch=HOST_ARCH)
+    assert proc.returncode == 1
+    assert args is None
+    assert f"a keyring of its own ({keyring.name}, sha256 {lock.keyring_sha256})" in proc.stderr
+    assert "--keyring-in-image PATH" in proc.stderr
 
 
 # -- end to end: the real apt in a minimal Debian root ------------------------------------

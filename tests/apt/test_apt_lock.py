@@ -285,6 +285,74 @@ def test_content_key_ignores_evidence_and_command_only() -> None:
         assert not dataclasses.replace(lock, **change).same_content(lock), change
 
 
+def test_trust_options_are_recorded_and_read_back() -> None:
+    """--insecure-skip-verify and an own --keyring travel with the lock (in
+    [sources]); lock-version 1 stays: without the keys, a lock reads as before."""
+    plain = parse(VALID)
+    assert (plain.insecure_skip_verify, plain.keyring_name, plain.keyring_sha256) == (
+        False,
+        None,
+        None,
+    )
+    assert not plain.sources().insecure_skip_verify
+    assert "insecure" not in VALID
+    assert "keyring" not in VALID
+    unsigned = make_lock(insecure_skip_verify=True)
+    text = unsigned.to_toml()
+    assert "lock-version = 1\n" in text
+    assert "\n[sources]\ninsecure-skip-verify = true\n\n[[suites]]" in text
+    assert parse(text) == unsigned
+    assert parse(text).sources().insecure_skip_verify
+    assert parse(text).sources(keyring="/k.gpg").insecure_skip_verify
+    assert plain.sources(insecure_skip_verify=True).insecure_skip_verify  # verify's option
+    # written by hand as false: read as the default, and not written back
+    spelled = VALID.replace(
+        "\n[[suites]]", "\n[sources]\ninsecure-skip-verify = false\n\n[[suites]]", 1
+    )
+    assert parse(spelled) == plain
+    own = make_lock(
+        mirror="http://mirror.example/debian", keyring_name="mirror.gpg", keyring_sha256="a" * 64
+    )
+    text = own.to_toml()
+    assert (
+        '[sources]\nmirror = "http://mirror.example/debian"\nkeyring-name = "mirror.gpg"\n'
+        f'keyring-sha256 = "{"a" * 64}"\n'
+    ) in text
+    assert parse(text) == own
+    for change in (
+        {"insecure_skip_verify": True},
+        {"keyring_name": "mirror.gpg", "keyring_sha256": "a" * 64},
+    ):
+        assert not dataclasses.replace(plain, **change).same_content(plain), change
+    assert not own.same_content(dataclasses.replace(own, keyring_sha256="b" * 64))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"keyring_name": "../../home/me/.secret/k.gpg", "keyring_sha256": "a" * 64},
+        {"keyring_name": "k.gpg"},
+        {"keyring_sha256": "a" * 64},
+        {"keyring_name": "k.gpg", "keyring_sha256": "A" * 64},
+    ],
+)
+def test_to_toml_refuses_a_bad_keyring_record(change: dict[str, object]) -> None:
+    with pytest.raises(LockpinError, match=r"refusing to write apt\.lock: \[sources\] keyring"):
+        make_lock(**change).to_toml()
+
+
+def test_a_percent_encoded_epoch_colon_stays_a_valid_filename() -> None:
+    """apt's own spelling of an epoch (``%3a``) is not one of the refused encodings."""
+    lock = make_lock()
+    first = lock.packages[0]
+    filename = "pool/main/c/curl/curl_1%3a7.88_amd64.deb"
+    moved = dataclasses.replace(
+        first, filename=filename, url=first.url.rsplit("/pool/", 1)[0] + "/" + filename
+    )
+    odd = dataclasses.replace(lock, packages=(moved, *lock.packages[1:]))
+    assert parse(odd.to_toml()) == odd
+
+
 def test_sources_of_a_lock() -> None:
     lock = make_lock(components=("main", "contrib"))
     sources = lock.sources()
@@ -393,6 +461,59 @@ BAD_EDITS = [
         'filename = "/pool/x.deb"',
         r"relative pool",
         0,
+    ),
+    # percent-encoded ".", "/", "\\": a server decodes them (packages.py's rule for an index)
+    (
+        "filename-encoded-dots",
+        f'filename = "{CURL_FILE}"',
+        'filename = "pool/%2e%2e/%2E%2E/etc/x.deb"',
+        r"relative pool path ending in \.deb: has a percent-encoded",
+        0,
+    ),
+    (
+        "filename-encoded-slash",
+        f'filename = "{CURL_FILE}"',
+        'filename = "pool/main/c/curl/..%2F..%2fx.deb"',
+        r"percent-encoded",
+        0,
+    ),
+    (
+        "filename-encoded-backslash",
+        f'filename = "{CURL_FILE}"',
+        'filename = "pool/main/c/curl/..%5c..%5Cx.deb"',
+        r"percent-encoded",
+        0,
+    ),
+    ("filename-not-deb", f'filename = "{CURL_FILE}"', 'filename = "pool/x.sh"', r"end in \.deb", 0),
+    (
+        "insecure-type",
+        '[[suites]]\nsuite = "bookworm"\n',
+        '[sources]\ninsecure-skip-verify = "yes"\n\n[[suites]]\nsuite = "bookworm"\n',
+        r"\[sources\] insecure-skip-verify: must be true or false",
+        1,
+    ),
+    (
+        "keyring-without-sha",
+        '[[suites]]\nsuite = "bookworm"\n',
+        '[sources]\nkeyring-name = "k.gpg"\n\n[[suites]]\nsuite = "bookworm"\n',
+        r"\[sources\] keyring-name: .*keyring-sha256 is missing",
+        1,
+    ),
+    (
+        "keyring-path",
+        '[[suites]]\nsuite = "bookworm"\n',
+        f'[sources]\nkeyring-name = "/home/me/k.gpg"\nkeyring-sha256 = "{"a" * 64}"\n\n'
+        '[[suites]]\nsuite = "bookworm"\n',
+        r"not a keyring file name",
+        1,
+    ),
+    (
+        "keyring-sha",
+        '[[suites]]\nsuite = "bookworm"\n',
+        '[sources]\nkeyring-name = "k.gpg"\nkeyring-sha256 = "abc"\n\n'
+        '[[suites]]\nsuite = "bookworm"\n',
+        r"\[sources\] keyring-sha256: 'abc' is not 64 lowercase",
+        2,
     ),
     (
         "url-elsewhere",

@@ -9,6 +9,12 @@ have (:func:`~lockpin.apt.resolve.apt_package_order`: apt breaks ties between
 equal providers by it). Both must plan the same installs and upgrades (name →
 version) and the same removals, or both must refuse.
 
+A suite's Release may carry ``NotAutomatic``/``ButAutomaticUpgrades`` (a case's
+``releases``): apt-get reads them from the flat repository's Release, lockpin gets
+the priority :func:`~lockpin.apt.release.parse_release` reads from the same text
+(:func:`fixtures.aptget.flat_release`) on every package of the suite, as the
+archive layer gives it.
+
 A table scenario fixes the tricky cases by name; a hypothesis test generates
 random small universes.
 """
@@ -27,11 +33,13 @@ from fixtures.aptget import (
     AptGetFailed,
     AptGetOracle,
     TableUniverse,
+    flat_release,
     installed_package,
     make_package,
 )
 from lockpin.apt.models import INSTALLED
 from lockpin.apt.relation import Relation
+from lockpin.apt.release import parse_release
 from lockpin.apt.resolve import Resolution, apt_package_order, resolve
 from lockpin.apt.version import satisfies
 from lockpin.errors import LockpinError
@@ -58,11 +66,22 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> AptGetOracle:
 
 @dataclass(frozen=True)
 class Case:
-    """A universe (suite → packages, in ``sources.list`` order), a base, requests."""
+    """A universe (suite → packages, in ``sources.list`` order), a base, requests;
+    ``releases``: extra fields of a suite's Release (``NotAutomatic: yes``)."""
 
     suites: dict[str, list[Package]]
     requests: list[str]
     installed: list[Package] = field(default_factory=list)
+    releases: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def packages(self) -> list[Package]:
+        """Every suite's packages, in order, with the pin priority of their suite."""
+        packages = []
+        for suite, listed in self.suites.items():
+            fields = self.releases.get(suite)
+            priority = parse_release(flat_release(suite, b"", fields)).pin_priority
+            packages.extend(replace(p, pin_priority=priority) for p in listed)
+        return packages
 
 
 @dataclass(frozen=True)
@@ -86,7 +105,13 @@ def _request(text: str) -> Relation:
 
 def by_aptget(oracle: AptGetOracle, case: Case, *, recommends: bool) -> Outcome:
     try:
-        plan = oracle.plan(case.suites, case.installed, case.requests, recommends=recommends)
+        plan = oracle.plan(
+            case.suites,
+            case.installed,
+            case.requests,
+            recommends=recommends,
+            releases=case.releases,
+        )
     except AptGetFailed as failed:
         return Outcome(None, error=failed.output)
     installs = {name: version for name, (version, _old) in plan.installs.items()}
@@ -94,10 +119,9 @@ def by_aptget(oracle: AptGetOracle, case: Case, *, recommends: bool) -> Outcome:
 
 
 def by_lockpin(case: Case, *, recommends: bool) -> Outcome:
-    packages = [p for suite in case.suites.values() for p in suite]
     try:
         resolution: Resolution = resolve(
-            TableUniverse(packages),
+            TableUniverse(case.packages()),
             [_request(text) for text in case.requests],
             installed=case.installed,
             with_recommends=recommends,
@@ -123,17 +147,29 @@ def assert_same(oracle: AptGetOracle, case: Case, *, recommends: bool) -> Outcom
 # named scenarios
 
 
+NOT_AUTOMATIC = {"NotAutomatic": "yes"}
+BACKPORTS = {"NotAutomatic": "yes", "ButAutomaticUpgrades": "yes"}
+
+
 def _case(
     main: list[Package],
     requests: list[str],
     *,
     updates: list[Package] | None = None,
     installed: list[Package] | None = None,
+    backports: list[Package] | None = None,
+    release: dict[str, str] | None = None,
 ) -> Case:
+    """``backports`` is a suite whose Release has the fields ``release`` (default:
+    Debian's backports, ``NotAutomatic`` and ``ButAutomaticUpgrades``)."""
     suites = {"bookworm": main}
     if updates:
         suites["bookworm-updates"] = [replace(p, suite="bookworm-updates") for p in updates]
-    return Case(suites, requests, installed or [])
+    releases = {}
+    if backports:
+        suites["bookworm-backports"] = [replace(p, suite="bookworm-backports") for p in backports]
+        releases["bookworm-backports"] = BACKPORTS if release is None else release
+    return Case(suites, requests, installed or [], releases)
 
 
 SCENARIOS: dict[str, Case] = {
@@ -371,6 +407,92 @@ SCENARIOS: dict[str, Case] = {
     "error-only-the-candidate-counts": _case(
         [pkg("aa 1", depends="cc (<< 2)"), pkg("cc 1.0")], ["aa"], updates=[pkg("cc 2.0")]
     ),
+    # default pin priorities (apt_preferences(5)): backports 100, experimental 1
+    "backports-not-the-candidate": _case(
+        [pkg("curl 7.88", depends="libcurl4"), pkg("libcurl4 7.88")],
+        ["curl"],
+        backports=[pkg("curl 8.5", depends="libcurl4 (>= 8.5)"), pkg("libcurl4 8.5")],
+    ),
+    "experimental-not-the-candidate": _case(
+        [pkg("curl 7.88")], ["curl"], backports=[pkg("curl 8.5")], release=NOT_AUTOMATIC
+    ),
+    "but-automatic-upgrades-alone": _case(
+        [pkg("curl 7.88")],
+        ["curl"],
+        backports=[pkg("curl 8.5")],
+        release={"ButAutomaticUpgrades": "yes"},
+    ),
+    "not-automatic-no": _case(
+        [pkg("curl 7.88")], ["curl"], backports=[pkg("curl 8.5")], release={"NotAutomatic": "no"}
+    ),
+    "backports-only-package-installable": _case(
+        [pkg("aa 1", depends="newtool"), pkg("libc6 2.36")],
+        ["aa"],
+        backports=[pkg("newtool 2", depends="libc6")],
+    ),
+    "experimental-only-package-installable": _case(
+        [pkg("libc6 2.36")],
+        ["newtool"],
+        backports=[pkg("newtool 2", depends="libc6")],
+        release=NOT_AUTOMATIC,
+    ),
+    "backports-provider-only": _case(
+        [pkg("aa 1", depends="vv")], ["aa"], backports=[pkg("pp 1", provides="vv")]
+    ),
+    "backports-exact-version-request": _case(
+        [pkg("curl 7.88", depends="libcurl4"), pkg("libcurl4 7.88")],
+        ["curl=8.5"],
+        backports=[pkg("curl 8.5", depends="libcurl4"), pkg("libcurl4 8.5")],
+    ),
+    "backports-exact-version-needs-a-backports-dependency": _case(
+        [pkg("curl 7.88", depends="libcurl4"), pkg("libcurl4 7.88")],
+        ["curl=8.5"],
+        backports=[pkg("curl 8.5", depends="libcurl4 (>= 8.5)"), pkg("libcurl4 8.5")],
+    ),
+    "backports-exact-versions-both-requested": _case(
+        [pkg("curl 7.88", depends="libcurl4"), pkg("libcurl4 7.88")],
+        ["curl=8.5", "libcurl4=8.5"],
+        backports=[pkg("curl 8.5", depends="libcurl4 (>= 8.5)"), pkg("libcurl4 8.5")],
+    ),
+    "error-dependency-only-backports-satisfies": _case(
+        [pkg("aa 1", depends="libfoo (>= 2)"), pkg("libfoo 1")],
+        ["aa"],
+        backports=[pkg("libfoo 2")],
+    ),
+    "updates-beat-backports": _case(
+        [pkg("curl 7.88")], ["curl"], updates=[pkg("curl 7.88.1")], backports=[pkg("curl 8.5")]
+    ),
+    "backports-upgrade-of-a-version-no-suite-has": _case(
+        [pkg("aa 1", depends="curl")],
+        ["aa"],
+        backports=[pkg("curl 8.5")],
+        installed=[inst("curl 7.0")],
+    ),
+    "backports-upgrade-of-a-requested-version-no-suite-has": _case(
+        [pkg("curl 6.0")], ["curl"], backports=[pkg("curl 8.5")], installed=[inst("curl 7.0")]
+    ),
+    "experimental-never-upgrades-an-installed-one": _case(
+        [pkg("curl 6.0")],
+        ["curl"],
+        backports=[pkg("curl 8.5")],
+        installed=[inst("curl 7.0")],
+        release=NOT_AUTOMATIC,
+    ),
+    "backports-installed-follows-backports": _case(
+        [pkg("curl 7.88")],
+        ["curl"],
+        backports=[pkg("curl 8.5"), pkg("curl 8.6")],
+        installed=[inst("curl 8.5")],
+    ),
+    "backports-installed-from-main-stays": _case(
+        [pkg("curl 7.88")], ["curl"], backports=[pkg("curl 8.5")], installed=[inst("curl 7.88")]
+    ),
+    "backports-dependency-upgrade-needed": _case(
+        [pkg("aa 1", depends="libfoo (>= 2)"), pkg("libfoo 1")],
+        ["aa"],
+        backports=[pkg("libfoo 2")],
+        installed=[inst("libfoo 1")],
+    ),
 }
 
 
@@ -395,6 +517,12 @@ def test_scenario_plans_as_aptget(oracle: AptGetOracle, name: str, recommends: b
         ("recommends", True, {"aa": "1", "rr": "1", "r-dep": "1"}),
         ("installed-conflicting-with-a-new-one-upgraded", False, {"aa": "1", "zz": "2"}),
         ("error-unknown-package", False, None),
+        ("backports-not-the-candidate", False, {"curl": "7.88", "libcurl4": "7.88"}),
+        ("not-automatic-no", False, {"curl": "8.5"}),
+        ("backports-exact-version-request", False, {"curl": "8.5", "libcurl4": "7.88"}),
+        ("backports-exact-version-needs-a-backports-dependency", False, None),
+        ("backports-installed-follows-backports", False, {"curl": "8.6"}),
+        ("experimental-only-package-installable", False, {"libc6": "2.36", "newtool": "2"}),
     ],
 )
 def test_scenarios_are_not_vacuous(
@@ -583,7 +711,10 @@ def universes(draw: st.DrawFn) -> Case:
     if draw(st.integers(0, 3)) == 0:
         chosen = draw(st.sampled_from(packages))
         requests = [r for r in requests if r != chosen.name] + [f"{chosen.name}={chosen.version}"]
-    return Case({k: v for k, v in suites.items() if v}, requests, installed)
+    # the second suite is now and then a backports (or an experimental) one
+    flags = draw(st.sampled_from([{}, {}, {}, BACKPORTS, NOT_AUTOMATIC]))
+    releases = {"updates": flags} if flags else {}
+    return Case({k: v for k, v in suites.items() if v}, requests, installed, releases)
 
 
 @settings(

@@ -13,7 +13,8 @@ import pytest
 
 import lockpin
 from fixtures.apt_archive import break_signature, build_archive, replace_suite, standard_suites
-from lockpin.errors import IntegrityError
+from lockpin.apt.compile import INSECURE_WARNING
+from lockpin.errors import InputError, IntegrityError
 from lockpin.net.config import HttpConfig
 
 if TYPE_CHECKING:
@@ -186,3 +187,97 @@ def test_an_archive_that_no_longer_verifies_is_an_error(
     with pytest.raises(IntegrityError) as info:
         verify(archive, path, tmp_path)
     assert archive.url + inrelease in str(info.value)
+
+
+# -- trust recorded in the lock -----------------------------------------------------------
+
+
+def test_a_lock_of_an_unsigned_mirror_is_verified_without_signatures_and_warns(
+    make_apt_archive: MakeArchive, tmp_path: Path
+) -> None:
+    """--insecure-skip-verify travels with the lock: verify takes the unsigned
+    mirror too (it used to fail, suggesting an option it did not have), with the
+    warning compile gives."""
+    unsigned = [replace_suite(s, inrelease=False, release_gpg=False) for s in standard_suites()]
+    archive = make_apt_archive(unsigned)
+    src = tmp_path / "apt.in"
+    src.write_text("\n".join(LINES) + "\n")
+    compiled = lockpin.apt_compile(
+        src,
+        release="bookworm",
+        platforms=PLATFORMS,
+        mirror=archive.mirror,
+        security_mirror=archive.security_mirror,
+        insecure_skip_verify=True,
+        http=HttpConfig(cache_dir=tmp_path / "cache", retries=0),
+    )
+    assert INSECURE_WARNING in compiled.warnings
+    path = tmp_path / "apt.lock"
+    path.write_text(compiled.lock.to_toml())
+    assert "insecure-skip-verify = true" in path.read_text()
+    result = lockpin.apt_verify(path, http=HttpConfig(cache_dir=tmp_path / "v", retries=0))
+    assert result.ok, result.problems
+    assert result.checked == len(compiled.lock.packages)
+    assert INSECURE_WARNING in result.warnings
+
+
+def test_insecure_skip_verify_on_verify_skips_the_keyring(
+    apt_archive: ServedArchive, tmp_path: Path
+) -> None:
+    path, _ = write_lock(apt_archive, tmp_path)
+    result = lockpin.apt_verify(
+        path,
+        insecure_skip_verify=True,  # no keyring given, and none asked for
+        http=HttpConfig(cache_dir=tmp_path / "v", retries=0),
+    )
+    assert result.ok
+    assert result.warnings[0] == INSECURE_WARNING
+
+
+def test_a_lock_of_an_own_keyring_needs_a_keyring_to_verify(
+    apt_archive: ServedArchive, tmp_path: Path
+) -> None:
+    path, lock = write_lock(apt_archive, tmp_path)
+    keyring = apt_archive.key.keyring
+    assert lock.keyring_name == keyring.name
+    apt_archive.server.clear_log()
+    with pytest.raises(InputError, match="compiled with a keyring of its own") as info:
+        lockpin.apt_verify(path, http=HttpConfig(cache_dir=tmp_path / "v", retries=0))
+    assert f"{keyring.name} (sha256 {lock.keyring_sha256})" in str(info.value)
+    assert "--keyring FILE" in str(info.value)
+    assert apt_archive.server.paths() == []  # said before anything was fetched
+    # the same key under another name: verified, with a warning naming both
+    other = tmp_path / "renamed.gpg"
+    other.write_bytes(keyring.read_bytes())
+    result = lockpin.apt_verify(
+        path, keyring=other, http=HttpConfig(cache_dir=tmp_path / "v", retries=0)
+    )
+    assert result.ok
+    assert len(result.warnings) == 1
+    assert "renamed.gpg" in result.warnings[0]
+    assert f"{keyring.name} (sha256 {lock.keyring_sha256})" in result.warnings[0]
+    assert verify(apt_archive, path, tmp_path).warnings == ()  # the recorded keyring: quiet
+
+
+def test_an_own_keyring_that_is_the_installed_default_needs_no_option(
+    apt_archive: ServedArchive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compiled with a copy of a keyring (the Ubuntu keyring from its .deb on a Debian
+    host), verified where the distribution's keyring is that same key (an Ubuntu CI
+    runner): the recorded sha256 matches the installed default, so no --keyring."""
+    from lockpin.apt.distro import DEFAULT_KEYRINGS
+
+    path, lock = write_lock(apt_archive, tmp_path)
+    assert lock.keyring_sha256 is not None
+    # this machine's "installed" Debian keyring is the fixture's key, under another path
+    installed = tmp_path / "usr-share-keyrings" / "debian-archive-keyring.gpg"
+    installed.parent.mkdir()
+    installed.write_bytes(apt_archive.key.keyring.read_bytes())
+    monkeypatch.setitem(DEFAULT_KEYRINGS, "debian", str(installed))
+    result = lockpin.apt_verify(path, http=HttpConfig(cache_dir=tmp_path / "v", retries=0))
+    assert result.ok
+    assert result.warnings == ()
+    # another key installed there: the option is asked for again
+    installed.write_bytes(b"not the key")
+    with pytest.raises(InputError, match="compiled with a keyring of its own"):
+        lockpin.apt_verify(path, http=HttpConfig(cache_dir=tmp_path / "v", retries=0))

@@ -350,6 +350,7 @@ def test_an_expired_release_and_a_snapshot(
 
 def test_insecure_skip_verify_warns_loudly(
     apt_compile: Callable[..., CliRun],
+    capsys: pytest.CaptureFixture[str],
     tmp_path_factory: pytest.TempPathFactory,
     key: GpgKey,
     debs: DebCache,
@@ -363,12 +364,24 @@ def test_insecure_skip_verify_warns_loudly(
         refused = apt_compile(served, "--arch", "amd64")
         assert_clean_error(refused, 2, "--insecure-skip-verify", "Release.gpg")
         result = apt_compile(served, "--arch", "amd64", "--insecure-skip-verify")
+        # the lock remembers: verify takes the unsigned mirror with the same warning,
+        # and accepts the option itself too
+        lock = str(tmp_path / "apt.lock")
+        verified = run_cli(capsys, "apt", "verify", lock, "--retries", "0")
+        explicit = run_cli(capsys, "apt", "verify", lock, "--insecure-skip-verify")
     assert result.code == 0
     warnings = [line for line in result.err.splitlines() if "warning" in line]
     assert warnings
     assert all(line.startswith("lockpin: warning: ") for line in warnings)
     assert any("NOT checked" in line for line in warnings)
-    assert (tmp_path / "apt.lock").exists()
+    assert "insecure-skip-verify = true" in (tmp_path / "apt.lock").read_text()
+    for run in (verified, explicit):
+        assert run.code == 0, run.err
+        assert "lockpin: warning: --insecure-skip-verify: InRelease signatures were NOT" in run.err
+        assert "still downloadable" in run.err
+    exported = run_cli(capsys, "apt", "export", lock)
+    assert exported.code == 0
+    assert "deb [arch=amd64 trusted=yes] " in exported.out
 
 
 def test_offline(
@@ -455,6 +468,17 @@ def test_export_formats(
     for package in lock.packages:
         assert package.sha256 in text
     assert run_cli(capsys, "apt", "export").out == text  # script is the default, on stdout
+
+    # a keyring of the user's own: recorded by name and sha256; the script can name the
+    # image's copy of it with signed-by=
+    assert lock.keyring_name == archive.key.keyring.name
+    signed = run_cli(capsys, "apt", "export", "--keyring-in-image", "/usr/share/keyrings/m.gpg")
+    assert signed.code == 0, signed.err
+    assert "deb [arch=amd64 signed-by=/usr/share/keyrings/m.gpg] " in signed.out
+    wrong = run_cli(capsys, "apt", "export", "--format", "apt-get", "--keyring-in-image", "/k.gpg")
+    assert_clean_error(wrong, 2, "--keyring-in-image is for --format script")
+    relative = run_cli(capsys, "apt", "export", "--keyring-in-image", "k.gpg")
+    assert_clean_error(relative, 2, "'k.gpg' must be an absolute path")
 
 
 def test_export_of_a_multi_platform_lock(

@@ -43,7 +43,7 @@ import lzma
 import posixpath
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -53,6 +53,7 @@ from ..progress import Event, NullReporter
 from .deb822 import Deb822Error, parse_stanza
 from .distro import Suite
 from .gpg import keyring_files, verify_clearsigned, verify_detached
+from .models import DEFAULT_PIN_PRIORITY
 from .packed import (
     PackagesIndex,
     PackedError,
@@ -113,12 +114,15 @@ class SuiteEvidence:
 
 @dataclass(frozen=True, slots=True)
 class _Target:
-    """One ``Packages`` index to fetch; ``arch`` is ``all`` for ``binary-all``."""
+    """One ``Packages`` index to fetch; ``arch`` is ``all`` for ``binary-all``;
+    ``pin_priority`` is what apt gives its versions by default (from the suite's
+    Release: :attr:`~lockpin.apt.release.Release.pin_priority`)."""
 
     suite: str
     base_url: str
     component: str
     arch: str
+    pin_priority: int = DEFAULT_PIN_PRIORITY
 
     @property
     def label(self) -> str:
@@ -154,12 +158,15 @@ class _Index:
         text = self.text[start:end].decode("utf-8", "replace")
         try:
             fields = parse_stanza(text)
-            return package_from_stanza(
+            package = package_from_stanza(
                 fields,
                 suite=self.target.suite,
                 origin=self.target.base_url,
                 component=self.target.component,
             )
+            if self.target.pin_priority != package.pin_priority:
+                package = replace(package, pin_priority=self.target.pin_priority)
+            return package
         except (Deb822Error, PackageStanzaError) as exc:
             # Like a release whose metadata does not parse on the Python side: the
             # package is left out, and the user is told which and where.
@@ -171,7 +178,9 @@ class _Index:
 class ArchiveUniverse:
     """The :class:`~lockpin.apt.models.Universe` of one architecture: packages
     of that architecture and of ``all``, from every suite, parsed lazily and
-    remembered."""
+    remembered; in the order of the sources (``indexes`` are given in the
+    order of :meth:`~lockpin.apt.distro.Sources.suites_for`), each package
+    with its suite's default pin priority."""
 
     def __init__(self, architecture: str, indexes: Sequence[_Index]) -> None:
         self._architecture = architecture
@@ -565,6 +574,8 @@ def _decompress(data: bytes, path: str, url: str) -> bytes:
                 if not xz.eof:
                     raise ValueError("the xz stream ends early")
                 rest = xz.unused_data.lstrip(b"\0")
+                if (len(xz.unused_data) - len(rest)) % 4:  # as xz and apt's liblzma
+                    raise ValueError("the xz stream padding is not a multiple of 4 bytes")
                 if not rest:
                     return b"".join(parts)
         if path.endswith(".gz"):
@@ -744,7 +755,9 @@ def _targets(
                     "suite is wrong. Try another mirror or --suite.",
                     url=url,
                 )
-            targets.append(_Target(suite.name, suite.base_url, component, arch))
+            targets.append(
+                _Target(suite.name, suite.base_url, component, arch, release.pin_priority)
+            )
     return targets
 
 

@@ -23,15 +23,23 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
     from os import PathLike
+    from pathlib import Path
 
     from ..net.config import HttpConfig
     from ..progress import Reporter
     from .archive import Archive
-    from .distro import Sources
+    from .distro import Distribution, Sources
     from .lock import AptLock
     from .models import Package
 
-__all__ = ["INSECURE_WARNING", "AptCompileResult", "apt_compile", "keyring_record"]
+__all__ = [
+    "INSECURE_WARNING",
+    "AptCompileResult",
+    "apt_compile",
+    "default_keyring_digest",
+    "keyring_digest",
+    "keyring_record",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,41 +82,61 @@ def _read_previous(existing: str | PathLike[str] | None) -> AptLock | None:
         ) from exc
 
 
-def keyring_record(sources: Sources) -> tuple[str, str] | None:
-    """``(file name, sha256)`` of the keyring ``sources`` are checked against when
-    it is the user's own, for the lock (:attr:`~lockpin.apt.lock.AptLock.keyring_name`);
-    ``None`` for the distribution's keyring, or when signatures are not checked.
-    A directory's sha256 is that of its ``sha256sum``-style listing (``<sha256>
-    <file name>`` lines of its key files, sorted). Only the last path component is
-    kept: the rest of a path says nothing about the key, and may say too much."""
+def keyring_digest(keyring: str, *, distribution: Distribution | None = None) -> tuple[str, str]:
+    """``(file name, sha256)`` of a keyring: of the file, or for a directory of its
+    ``sha256sum``-style listing (``<sha256>  <file name>`` lines of its key files,
+    sorted). Only the last path component is kept: the rest of a path says nothing
+    about the key, and may say too much. ``distribution``: ``keyring`` is that
+    distribution's default, found as :func:`lockpin.apt.gpg.keyring_files` finds it.
+    :class:`InputError` for a missing or unreadable keyring."""
     from pathlib import Path
 
-    from .distro import DEFAULT_KEYRINGS
     from .gpg import keyring_files
+
+    files = keyring_files(keyring, distribution=distribution)
+    try:
+        digests = [(hashlib.sha256(f.read_bytes()).hexdigest(), f.name) for f in files]
+    except OSError as exc:
+        raise InputError(
+            f"cannot read keyring {keyring}: {exc.strerror or exc}; pass a readable --keyring FILE."
+        ) from exc
+    path = Path(keyring).expanduser()
+    if path.is_dir():
+        listing = "".join(
+            f"{digest}  {name}\n" for digest, name in sorted(digests, key=lambda d: d[1])
+        )
+        return _keyring_name(path), hashlib.sha256(listing.encode()).hexdigest()
+    return _keyring_name(files[0]), digests[0][0]
+
+
+def _keyring_name(path: Path) -> str:
+    given = path.name if path.name not in ("", ".", "..") else path.resolve().name
+    name = _NAME_CHARS.sub("_", given)[:100]
+    return name if name not in ("", ".", "..") else "keyring"
+
+
+def keyring_record(sources: Sources) -> tuple[str, str] | None:
+    """:func:`keyring_digest` of the keyring ``sources`` are checked against when it
+    is the user's own, for the lock (:attr:`~lockpin.apt.lock.AptLock.keyring_name`);
+    ``None`` for the distribution's keyring, or when signatures are not checked."""
+    from .distro import DEFAULT_KEYRINGS
 
     if sources.insecure_skip_verify or sources.keyring is None:
         return None
     if sources.keyring == DEFAULT_KEYRINGS[sources.distribution]:
         return None
-    path = Path(sources.keyring).expanduser()
-    files = keyring_files(sources.keyring)
+    return keyring_digest(sources.keyring)
+
+
+def default_keyring_digest(distribution: Distribution) -> tuple[str, str] | None:
+    """:func:`keyring_digest` of ``distribution``'s archive keyring on this machine,
+    ``None`` when it is not installed (or not readable)."""
+    from .distro import DEFAULT_KEYRINGS
+
     try:
-        digests = [(hashlib.sha256(f.read_bytes()).hexdigest(), f.name) for f in files]
-    except OSError as exc:
-        raise InputError(
-            f"cannot read keyring {sources.keyring}: {exc.strerror or exc}; pass a readable "
-            "--keyring FILE."
-        ) from exc
-    if path.is_dir():
-        listing = "".join(
-            f"{digest}  {name}\n" for digest, name in sorted(digests, key=lambda d: d[1])
-        )
-        digest = hashlib.sha256(listing.encode()).hexdigest()
-    else:
-        digest = digests[0][0]
-    given = path.name if path.name not in ("", ".", "..") else path.resolve().name
-    name = _NAME_CHARS.sub("_", given)[:100]
-    return (name if name not in ("", ".", "..") else "keyring"), digest
+        return keyring_digest(DEFAULT_KEYRINGS[distribution], distribution=distribution)
+    except InputError:
+        return None
 
 
 def _archive_hosts(sources: Sources, architectures: Sequence[str]) -> set[str]:
@@ -333,6 +361,8 @@ def apt_compile(
         except NoSuchPackageError as exc:
             raise _missing_on(exc, platform, archive, pairs) from exc
         results.append((platform, resolution))
+        # removals (recorded in the lock too) and guessed provider ties
+        warnings.extend(f"{platform}: {text}" for text in resolution.warnings())
     if previous is not None and not upgrade:
         for name in sorted(unknown_upgrades):
             warnings.append(f"-P {name}: the existing lock pins no package of that name.")

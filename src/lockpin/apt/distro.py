@@ -9,6 +9,21 @@ one architecture, as ``deb`` lines of a ``sources.list`` would.
 
 Releases are named by code name (``bookworm``, ``noble``): aliases such as
 ``stable`` move from one release to the next, and a lock must not.
+
+Snapshots (``--snapshot STAMP``) use the layouts of the two snapshot services,
+under :data:`DEFAULT_SNAPSHOT_URLS` or the user's ``--snapshot-url``:
+
+* Debian: ``{base}/archive/debian/{STAMP}/`` and, for ``-security``,
+  ``{base}/archive/debian-security/{STAMP}/``;
+* Ubuntu: ``{base}/ubuntu/{STAMP}/`` for amd64 and i386 (``-security``
+  included: it is one archive there), ``{base}/ubuntu-ports/{STAMP}/`` for the
+  other architectures.
+
+Every default URL is plain ``http://``, as apt's own defaults are: the signed
+InRelease vouches for every byte used (lockpin allows plain http to the
+archive's hosts for that reason, :func:`lockpin.apt.compile.apt_http_config`),
+and a slim image, where the exported script runs, has no CA certificates to
+check https with. An ``https://`` URL given by the user is used as given.
 """
 
 from __future__ import annotations
@@ -28,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEBIAN_RELEASES",
     "DEFAULT_KEYRINGS",
+    "DEFAULT_SNAPSHOT_URLS",
     "UBUNTU_RELEASES",
     "Distribution",
     "Sources",
@@ -82,9 +98,10 @@ _UBUNTU_PRIMARY_ARCHES = frozenset({"amd64", "i386"})
 #: Debian releases whose archive has moved to archive.debian.org.
 _DEBIAN_ARCHIVED_RELEASES = frozenset({"buster"})
 
+#: The snapshot services, plain http like the archives (module docstring).
 DEFAULT_SNAPSHOT_URLS: Mapping[Distribution, str] = {
-    "debian": "https://snapshot.debian.org",
-    "ubuntu": "https://snapshot.ubuntu.com",
+    "debian": "http://snapshot.debian.org",
+    "ubuntu": "http://snapshot.ubuntu.com",
 }
 
 _SNAPSHOT = re.compile(r"\d{8}T\d{6}Z")

@@ -45,6 +45,12 @@ and date). Layout, written by :meth:`AptLock.to_toml`::
     required-by = ["curl"]
     upgrade-of = "7.88.1-10+deb12u5"       # only when it upgrades a base package
 
+    [[removals]]                           # only when the plan removes installed
+    platform = "linux/amd64"               #   packages (apt-get: "will be REMOVED");
+    name = "mta-light"                     #   sorted by platform, then name
+    version = "4.96-15"                    # the installed version removed
+    removed-by = "mta-heavy"               # the planned package that forces it out
+
 The text is written by hand, not by a TOML library, for a fixed key order,
 short arrays on one line and the header comment; it is parsed back with
 :func:`lockpin._toml.loads`. The same value always gives the same bytes:
@@ -96,6 +102,7 @@ __all__ = [
     "LOCK_VERSION",
     "AptLock",
     "LockedPackage",
+    "LockedRemoval",
     "SuiteRecord",
     "build_lock",
     "deb_file_name",
@@ -230,6 +237,20 @@ class LockedPackage:
 
 
 @dataclass(frozen=True, slots=True)
+class LockedRemoval:
+    """An installed package of the base that the plan of ``platform`` removes
+    (apt-get: "The following packages will be REMOVED"), at its installed
+    ``version``, because the planned ``removed_by`` conflicts with (or breaks) it.
+    The exported script does not remove it itself: its ``apt-get install`` does,
+    as the plan says; the lock records it so that a reviewer sees it."""
+
+    platform: str
+    name: str
+    version: str
+    removed_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class AptLock:
     """A whole ``apt.lock``. See the module docstring for the format and its rules.
 
@@ -246,7 +267,8 @@ class AptLock:
     ``keyring_name``/``keyring_sha256``: compile checked signatures against a
     keyring of the user's own (not the distribution's), this file name and
     sha256 (of the file; for a directory, of its ``sha256sum``-style listing of
-    key files); ``None`` for the distribution's keyring.
+    key files); ``None`` for the distribution's keyring. ``removals``: installed
+    packages the plans remove (:class:`LockedRemoval`), sorted by platform then name.
     """
 
     distribution: str
@@ -266,6 +288,7 @@ class AptLock:
     insecure_skip_verify: bool = False
     keyring_name: str | None = None
     keyring_sha256: str | None = None
+    removals: tuple[LockedRemoval, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "platforms", tuple(sorted(self.platforms)))
@@ -278,6 +301,9 @@ class AptLock:
         object.__setattr__(self, "suites", tuple(sorted(self.suites, key=_suite_order)))
         object.__setattr__(
             self, "packages", tuple(sorted(self.packages, key=lambda p: (p.platform, p.name)))
+        )
+        object.__setattr__(
+            self, "removals", tuple(sorted(self.removals, key=lambda r: (r.platform, r.name)))
         )
 
     # -- queries ------------------------------------------------------------------------
@@ -331,6 +357,7 @@ class AptLock:
             self.keyring_sha256,
             tuple((s.suite, s.url, s.architectures) for s in self.suites),
             self.packages,
+            self.removals,
         )
 
     def same_content(self, other: AptLock) -> bool:
@@ -524,6 +551,16 @@ def build_lock(
         for platform, resolution in resolutions
         for planned in resolution.packages
     ]
+    removals = [
+        LockedRemoval(
+            platform=platform,
+            name=removal.package.name,
+            version=removal.package.version,
+            removed_by=removal.by,
+        )
+        for platform, resolution in resolutions
+        for removal in resolution.removals
+    ]
     return AptLock(
         distribution=sources.distribution,
         release=sources.release,
@@ -541,6 +578,7 @@ def build_lock(
         insecure_skip_verify=sources.insecure_skip_verify,
         keyring_name=keyring_name,
         keyring_sha256=keyring_sha256,
+        removals=tuple(removals),
     )
 
 
@@ -643,9 +681,10 @@ def _check_version(value: str, *, key: str, table: str | None, index: int, label
         )
 
 
-def _file_order(data: Mapping[str, Any]) -> tuple[list[int], list[int]]:
-    """For a lock parsed from ``data``: the file index of each (sorted) suite and
-    package, so that errors found on the sorted value name the right entry."""
+def _file_order(data: Mapping[str, Any]) -> tuple[list[int], list[int], list[int]]:
+    """For a lock parsed from ``data``: the file index of each (sorted) suite,
+    package and removal, so that errors found on the sorted value name the right
+    entry."""
 
     def order(table: str, key: Any) -> list[int]:
         raw = data.get(table, [])
@@ -655,15 +694,19 @@ def _file_order(data: Mapping[str, Any]) -> tuple[list[int], list[int]]:
     return (
         order("suites", lambda s: (s["suite"], _strip_credentials(s["url"]).rstrip("/"))),
         order("packages", lambda p: (p["platform"], p["name"])),
+        order("removals", lambda r: (r["platform"], r["name"])),
     )
 
 
-def _validate(lock: AptLock, *, order: tuple[list[int], list[int]] | None = None) -> None:
+def _validate(
+    lock: AptLock, *, order: tuple[list[int], list[int], list[int]] | None = None
+) -> None:
     """Raise :class:`_Bad` for the first rule ``lock`` breaks. ``order`` maps the
-    sorted suites and packages back to their file positions."""
-    suite_pos, package_pos = order or (
+    sorted suites, packages and removals back to their file positions."""
+    suite_pos, package_pos, removal_pos = order or (
         list(range(len(lock.suites))),
         list(range(len(lock.packages))),
+        list(range(len(lock.removals))),
     )
 
     def top(message: str, key: str, hint: str = "") -> _Bad:
@@ -819,6 +862,36 @@ def _validate(lock: AptLock, *, order: tuple[list[int], list[int]] | None = None
                 f"[[suites]] entry fetched for {arch}",
                 "url",
             )
+    _validate_removals(lock, removal_pos, arches, seen)
+
+
+def _validate_removals(
+    lock: AptLock, positions: Sequence[int], arches: Mapping[str, str], pinned: set[tuple[str, str]]
+) -> None:
+    removed: set[tuple[str, str]] = set()
+    for pos, removal in zip(positions, lock.removals, strict=True):
+        ok_name = bool(_NAME.fullmatch(removal.name))
+        label = f"{removal.name} for {removal.platform}" if ok_name else ""
+
+        def bad(message: str, key: str, pos: int = pos, label: str = label) -> _Bad:
+            return _Bad(message, key=key, table="removals", index=pos, label=label)
+
+        if removal.platform not in arches:
+            raise bad(
+                f"{removal.platform!r} is not one of the lock's platforms "
+                f"({', '.join(lock.platforms)})",
+                "platform",
+            )
+        for key, name in (("name", removal.name), ("removed-by", removal.removed_by)):
+            if not _NAME.fullmatch(name):
+                raise bad(f"{name!r} is not a Debian package name", key)
+        key = (removal.platform, removal.name)
+        if key in removed:
+            raise bad(f"{removal.name} is removed twice for {removal.platform}", "name")
+        if key in pinned:
+            raise bad(f"{removal.name} is both pinned and removed for {removal.platform}", "name")
+        removed.add(key)
+        _check_version(removal.version, key="version", table="removals", index=pos, label=label)
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -838,6 +911,7 @@ _TOP_KEYS: Final = frozenset(
         "sources",
         "suites",
         "packages",
+        "removals",
     }
 )
 _SOURCE_KEYS: Final = (
@@ -866,6 +940,7 @@ _PACKAGE_KEYS: Final = frozenset(
         "upgrade-of",
     }
 )
+_REMOVAL_KEYS: Final = frozenset({"platform", "name", "version", "removed-by"})
 _OPTIONAL: Final = frozenset(
     {
         "snapshot",
@@ -873,6 +948,7 @@ _OPTIONAL: Final = frozenset(
         *_SOURCE_KEYS,
         "suites",
         "packages",
+        "removals",
         "valid-until",
         "upgrade-of",
         "required-by",
@@ -1048,6 +1124,17 @@ def _from_data(data: Mapping[str, Any]) -> AptLock:
                 upgrade_of=r.optional_text("upgrade-of"),
             )
         )
+    removals: list[LockedRemoval] = []
+    for i, raw in enumerate(top.tables("removals")):
+        r = _Reader(raw, _REMOVAL_KEYS, table="removals", index=i, label=_label_of(raw))
+        removals.append(
+            LockedRemoval(
+                platform=r.text("platform"),
+                name=r.text("name"),
+                version=r.text("version"),
+                removed_by=r.text("removed-by"),
+            )
+        )
     # Duplicates are refused before the constructor sorts and could hide them.
     for key in ("platforms", "components"):
         values = top.strings(key)
@@ -1073,6 +1160,7 @@ def _from_data(data: Mapping[str, Any]) -> AptLock:
         ),
         keyring_name=sources.optional_text("keyring-name"),
         keyring_sha256=sources.optional_text("keyring-sha256"),
+        removals=tuple(removals),
     )
 
 
@@ -1181,6 +1269,18 @@ def _render(lock: AptLock) -> str:
                     ("sha256", pin.sha256),
                     ("required-by", pin.required_by),
                     ("upgrade-of", pin.upgrade_of),
+                )
+            )
+        )
+    for removal in lock.removals:
+        out.extend(("", "[[removals]]"))
+        out.extend(
+            _lines(
+                (
+                    ("platform", removal.platform),
+                    ("name", removal.name),
+                    ("version", removal.version),
+                    ("removed-by", removal.removed_by),
                 )
             )
         )

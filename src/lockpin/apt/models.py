@@ -16,12 +16,23 @@ if TYPE_CHECKING:
 
     from .relation import Relation, Relations
 
-__all__ = ["INSTALLED", "MultiArch", "Package", "Universe"]
+__all__ = [
+    "DEFAULT_PIN_PRIORITY",
+    "INSTALLED",
+    "INSTALLED_PIN_PRIORITY",
+    "MultiArch",
+    "Package",
+    "Universe",
+]
 
 MultiArch = Literal["no", "same", "foreign", "allowed"]
 
 #: ``Package.suite`` of a package read from a dpkg status file (installed in the base).
 INSTALLED = "installed"
+#: apt's default pin priority of a suite's versions (``Package.pin_priority``)
+DEFAULT_PIN_PRIORITY = 500
+#: apt's pin priority of the installed version (the dpkg status file)
+INSTALLED_PIN_PRIORITY = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +42,12 @@ class Package:
     ``architecture`` is the package's own (``all`` for arch-independent
     packages). ``suite`` is the suite whose index listed it (``bookworm``,
     ``bookworm-security``) or :data:`INSTALLED` for a package of the base's
-    dpkg status. ``origin`` names the archive it came from (the mirror's base
+    dpkg status. ``pin_priority`` is the priority apt gives the versions of
+    that suite by default (:attr:`lockpin.apt.release.Release.pin_priority`:
+    500, 100 for a ``NotAutomatic``/``ButAutomaticUpgrades`` suite such as
+    backports, 1 for a ``NotAutomatic`` one such as experimental); the
+    resolver gives an installed package :data:`INSTALLED_PIN_PRIORITY`
+    whatever it says. ``origin`` names the archive it came from (the mirror's base
     URL, credentials removed) so that two archives' suites of the same name
     stay apart. ``filename``/``size``/``sha256`` are empty/0 for installed
     packages.
@@ -57,6 +73,7 @@ class Package:
     source: str = ""
     #: the component (``main``, ``universe``) whose index listed it
     component: str = ""
+    pin_priority: int = DEFAULT_PIN_PRIORITY
     extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
@@ -79,7 +96,11 @@ class Universe(Protocol):
 
     def versions(self, name: str) -> Sequence[Package]:
         """Every version of the real package ``name`` (native arch or ``all``) in
-        every suite, in any order; empty when no suite lists it."""
+        every suite; empty when no suite lists it. In the order of the sources
+        (``sources.list`` order: the release, then -updates, then -security): of
+        a version that several suites carry apt downloads the first (its
+        ``VerFile`` list is in the order the indexes were read), and that is
+        the suite a pin records."""
         ...
 
     def providers(self, name: str) -> Sequence[Package]:

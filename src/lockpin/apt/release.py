@@ -20,11 +20,14 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from .deb822 import Deb822Error, parse_stanza
+from .models import DEFAULT_PIN_PRIORITY
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
+    "BUT_AUTOMATIC_UPGRADES_PRIORITY",
+    "NOT_AUTOMATIC_PRIORITY",
     "ClearSigned",
     "IndexFile",
     "Release",
@@ -33,6 +36,12 @@ __all__ = [
     "parse_release_date",
     "split_clearsigned",
 ]
+
+#: apt's default pin priorities (apt_preferences(5)) besides 500: a ``NotAutomatic:
+#: yes`` suite's versions get 1 (Debian's experimental), a ``ButAutomaticUpgrades:
+#: yes`` one's 100 (backports), as much as an installed version.
+NOT_AUTOMATIC_PRIORITY = 1
+BUT_AUTOMATIC_UPGRADES_PRIORITY = 100
 
 _BEGIN_MESSAGE = b"-----BEGIN PGP SIGNED MESSAGE-----"
 _BEGIN_SIGNATURE = b"-----BEGIN PGP SIGNATURE-----"
@@ -212,6 +221,21 @@ class Release:
     acquire_by_hash: bool = False
     no_support_for_architecture_all: tuple[str, ...] = ()
     files: Mapping[str, IndexFile] = field(default_factory=dict)
+    not_automatic: bool = False
+    but_automatic_upgrades: bool = False
+
+    @property
+    def pin_priority(self) -> int:
+        """The pin priority apt gives this suite's versions by default
+        (``policy.cc`` ``InitDefaults``): 100 for ``ButAutomaticUpgrades: yes``
+        (backports says ``NotAutomatic: yes`` too; apt 2.6 gives 100 to the
+        flag alone as well, as the real apt-get shows), else 1 for
+        ``NotAutomatic: yes`` (experimental), else 500."""
+        if self.but_automatic_upgrades:
+            return BUT_AUTOMATIC_UPGRADES_PRIORITY
+        if self.not_automatic:
+            return NOT_AUTOMATIC_PRIORITY
+        return DEFAULT_PIN_PRIORITY
 
     @property
     def date_time(self) -> datetime | None:
@@ -302,9 +326,16 @@ def parse_release(text: str) -> Release:
         valid_until=valid_until,
         architectures=tuple(fields.get("architectures", "").split()),
         components=tuple(fields.get("components", "").split()),
-        acquire_by_hash=fields.get("acquire-by-hash", "").strip().lower() in _TRUE,
+        acquire_by_hash=_flag(fields, "acquire-by-hash"),
         no_support_for_architecture_all=tuple(
             fields.get("no-support-for-architecture-all", "").split()
         ),
         files=_hash_list(fields["sha256"]),
+        not_automatic=_flag(fields, "notautomatic"),
+        but_automatic_upgrades=_flag(fields, "butautomaticupgrades"),
     )
+
+
+def _flag(fields: Mapping[str, str], key: str) -> bool:
+    """A boolean field as apt's ``StringToBool`` reads it; anything else is false."""
+    return fields.get(key, "").strip().lower() in _TRUE

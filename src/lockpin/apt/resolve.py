@@ -9,10 +9,19 @@ The plan follows apt's own marking algorithm (apt-pkg ``depcache.cc``,
 the versions lockpin pins are the versions ``apt-get install`` would pick:
 
 * one *candidate* version per package (``policy.cc`` ``GetCandidateVer``): the
-  highest version of any suite (every suite has pin priority 500); an installed
-  version (priority 100) stays the candidate only when no suite has a newer one,
-  so nothing is downgraded. A requested relation or a preference (the pin of an
-  existing lock) may choose another version.
+  version of the highest default pin priority, the highest of those (a suite
+  has 500, a ``NotAutomatic`` one such as experimental 1, a
+  ``ButAutomaticUpgrades`` one such as backports 100:
+  :attr:`~lockpin.apt.models.Package.pin_priority`); an installed version
+  (priority 100) stays the candidate unless a newer one has a higher priority,
+  and nothing older is a candidate, so nothing is downgraded
+  (:func:`_apt_candidate`). A package only a backports suite has is installable
+  (that version is its only candidate); a dependency only a backports version
+  satisfies is not, as in apt. Of a version that several suites carry, the
+  first suite in the order of the sources is the one recorded (apt downloads it
+  from there). A requested relation (``name=version`` takes that version, from
+  any suite) or a preference (the pin of an existing lock) may choose another
+  version.
 * every requested package is marked first (``TryToInstall``), then their
   dependencies are installed one requested package after the other
   (``doAutoInstall``), depth first, in the order apt stores a version's
@@ -55,10 +64,12 @@ from __future__ import annotations
 
 import difflib
 import functools
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import NoSuchPackageError, NoSuchVersionError, ResolutionError
+from .models import DEFAULT_PIN_PRIORITY, INSTALLED_PIN_PRIORITY
 from .relation import Relation
 from .version import compare_versions, satisfies, version_key
 
@@ -68,7 +79,15 @@ if TYPE_CHECKING:
     from .models import Package, Universe
     from .relation import Relations
 
-__all__ = ["Resolution", "Resolved", "apt_package_order", "base_from_archive", "resolve"]
+__all__ = [
+    "ProviderTie",
+    "Removal",
+    "Resolution",
+    "Resolved",
+    "apt_package_order",
+    "base_from_archive",
+    "resolve",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,23 +113,86 @@ class Resolved:
 
 
 @dataclass(frozen=True, slots=True)
+class Removal:
+    """An installed package the plan removes (apt-get: "The following packages
+    will be REMOVED"): ``package`` is the installed version, ``by`` the planned
+    package that forces it out and ``reason`` what of ``by`` does, as a phrase
+    that follows its name (``"conflicts with zz"``, ``"breaks zz (<< 2)"``)."""
+
+    package: Package
+    by: str
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return self.package.name
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTie:
+    """A dependency on ``virtual`` that several providers satisfy equally well by
+    every rule apt ranks them by, so that apt's package ids decide
+    (``CompareProviders``' last word) and, without them (``package_order``),
+    lockpin's choice ``chosen`` is a guess among ``candidates`` (sorted, with
+    ``chosen``). ``needed_by`` is the package whose dependency it is."""
+
+    virtual: str
+    chosen: str
+    candidates: tuple[str, ...]
+    needed_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class Resolution:
     """What ``apt-get install`` would do for one architecture.
 
     ``packages``: what it would unpack, sorted by name. ``satisfied_by_base``:
     requested names already installed at the version that would be chosen
-    (apt-get: "is already the newest version"), sorted. ``removed``: installed
+    (apt-get: "is already the newest version"), sorted. ``removals``: installed
     packages it would remove because a planned one conflicts with them and no
-    candidate of theirs escapes the conflict. ``selected``: ``(virtual, real)``
-    for each requested virtual name replaced by its only provider (apt-get:
-    "Note, selecting 'real' instead of 'virtual'").
+    candidate of theirs escapes the conflict, with who and why, sorted by name.
+    ``selected``: ``(virtual, real)`` for each requested virtual name replaced by
+    its only provider (apt-get: "Note, selecting 'real' instead of 'virtual'").
+    ``ties``: choices among equal providers that apt would make by its package
+    ids, which ``resolve`` was not given (:class:`ProviderTie`), sorted.
     """
 
     architecture: str
     packages: tuple[Resolved, ...]
     satisfied_by_base: tuple[str, ...] = ()
-    removed: tuple[Package, ...] = ()
+    removals: tuple[Removal, ...] = ()
     selected: tuple[tuple[str, str], ...] = ()
+    ties: tuple[ProviderTie, ...] = ()
+
+    @property
+    def removed(self) -> tuple[Package, ...]:
+        """The installed packages of :attr:`removals`."""
+        return tuple(r.package for r in self.removals)
+
+    def warnings(self) -> tuple[str, ...]:
+        """What the user should hear about this plan: each removal (apt-get prints
+        them too) and each choice among tied providers lockpin had to guess."""
+        out: list[str] = []
+        for removal in self.removals:
+            planned = self.get(removal.by)
+            by = f"{removal.by} {planned.version}" if planned is not None else removal.by
+            out.append(
+                f"the plan REMOVES installed {removal.name} {removal.package.version}: "
+                f"{by} {removal.reason} (apt-get says: The following packages will be "
+                "REMOVED). The lock records it under [[removals]], and the exported "
+                f"script's apt-get removes it. If the image needs {removal.name}, drop "
+                f"the request that pulls in {removal.by}, or pin other versions in apt.in."
+            )
+        for tie in self.ties:
+            others = ", ".join(c for c in tie.candidates if c != tie.chosen)
+            out.append(
+                f"{tie.needed_by} depends on {tie.virtual}, which {tie.chosen} and "
+                f"{others} provide equally well by apt's rules: apt-get would take the "
+                "one its package cache happens to number last, which lockpin does not "
+                f"see, and lockpin took {tie.chosen}. List the provider you want in "
+                "apt.in to make the choice yours."
+            )
+        return tuple(out)
 
     def get(self, name: str) -> Resolved | None:
         """The planned package ``name``, or ``None``."""
@@ -192,9 +274,46 @@ def _is_important_flag(version: Package) -> bool:
 
 
 def _sort_versions(versions: Iterable[Package]) -> list[Package]:
-    """Highest version first; for one version in several suites the first suite by name."""
-    by_suite = sorted(versions, key=lambda p: (p.suite, p.origin, p.architecture))
-    return sorted(by_suite, key=lambda p: version_key(p.version), reverse=True)
+    """Highest version first; one version that several suites carry keeps the order
+    of the sources (the universe's order), so that its first entry is the suite
+    apt downloads it from (its ``VerFile`` list is in the order the indexes were
+    read; apt-get download takes the first, whatever the suites' priorities)."""
+    return sorted(versions, key=lambda p: version_key(p.version), reverse=True)
+
+
+def _apt_candidate(versions: Sequence[Package], current: Package | None) -> Package | None:
+    """apt's candidate (``policy.cc`` ``GetCandidateVer``) under its default pin
+    priorities, without pins of the user's.
+
+    ``versions`` are the archive's, sorted by :func:`_sort_versions`. Walking them
+    from the highest, a version becomes the candidate when one of its suites gives
+    it a higher priority than every version seen before (so: the highest
+    priority wins, and among equal priorities the highest version). The installed
+    version (priority 100 from the dpkg status, or its suites' if higher) ends the
+    walk: nothing older is ever a candidate, and a newer version replaces it only
+    when its priority is higher than 100, or equal to an installed version no suite
+    has any more (a ``NotAutomatic`` suite's priority 1 never does; a
+    ``ButAutomaticUpgrades`` one's 100 only then). Returns the chosen version's
+    first entry (the suite apt downloads it from), or ``current`` itself.
+    """
+    entries = list(versions)
+    if current is not None:
+        # the dpkg status lists the installed version after every index
+        entries = _sort_versions([*entries, current])
+    best: Package | None = None
+    top = 0
+    for _key, same in itertools.groupby(entries, key=lambda p: version_key(p.version)):
+        files = list(same)
+        is_installed = current is not None and any(p is current for p in files)
+        for entry in files:
+            priority = INSTALLED_PIN_PRIORITY if entry is current else entry.pin_priority
+            if priority > top:
+                best, top = files[0], priority
+        if is_installed:
+            if best is None:
+                best = files[0]
+            break
+    return best
 
 
 def _group_text(group: Sequence[Relation]) -> str:
@@ -282,8 +401,12 @@ class _Solver:
         #: marks that are not dependencies: an upgrade done because of another package
         self.extra_edges: dict[str, set[str]] = {}
         self.requested: dict[str, str] = {}  # real name -> requested name
-        #: installed name -> (the package whose Conflicts/Breaks removes it, the relation)
+        #: installed name -> (the package that removes it, why: "conflicts with zz")
         self.removed_by: dict[str, tuple[str, str]] = {}
+        #: (package, installed package it upgrades) -> why: "breaks zz (<< 2)"
+        self.upgrade_reasons: dict[tuple[str, str], str] = {}
+        #: choices among equal providers that package_order did not decide
+        self.ties: list[ProviderTie] = []
         #: name -> (the protected package whose Conflicts/Breaks discarded its
         #: candidate, the field, the relation)
         self.discarded_by: dict[str, tuple[str, str, str]] = {}
@@ -326,14 +449,7 @@ class _Solver:
                     or compare_versions(version.version, node.current.version) >= 0
                 ):
                     return self._normalize(node, version)
-        # policy.cc GetCandidateVer: archive versions (500) beat the installed one (100),
-        # but none older than the installed version is a candidate
-        best = node.versions[0] if node.versions else None
-        if best is None:
-            return node.current
-        if node.current is not None and compare_versions(best.version, node.current.version) < 0:
-            return node.current
-        return self._normalize(node, best)
+        return self._normalize(node, _apt_candidate(node.versions, node.current))
 
     def provider_names(self, name: str) -> tuple[str, ...]:
         try:
@@ -429,6 +545,12 @@ class _Solver:
 
     def compare_providers(self, target: str, a: str, b: str) -> int:
         """depcache.cc ``CompareProviders``: negative when ``a`` is preferred."""
+        # apt's last word is the package's id in its cache: the one created later wins
+        # (see apt_package_order); without that order, the name sorting last stands in
+        return self.rank_providers(target, a, b) or self.order_compare(b, a)
+
+    def rank_providers(self, target: str, a: str, b: str) -> int:
+        """``CompareProviders`` up to its last word (0: the package ids decide)."""
         na, nb = self.node(a), self.node(b)
         assert na is not None
         assert nb is not None
@@ -457,9 +579,21 @@ class _Solver:
         pb = _PRIORITY_RANK.get(vb.priority, 0)
         if pa != pb:
             return -1 if pa < pb else 1
-        # apt's last word is the package's id in its cache: the one created later wins
-        # (see apt_package_order); without that order, the name sorting last stands in
-        return self.order_compare(b, a)
+        return 0
+
+    def guessed_ties(self, group: Sequence[Relation], choices: Sequence[str]) -> dict[str, str]:
+        """``{"a b": virtual}`` for each pair of ``choices`` that provide an
+        alternative of ``group`` equally well (:meth:`rank_providers`) and whose
+        order ``package_order`` does not give: which apt takes is not known."""
+        pairs: dict[str, str] = {}
+        for rel in group:
+            found = [n for n in self.provider_names(rel.name) if n in choices and n != rel.name]
+            for a, b in itertools.combinations(found, 2):
+                known = a in self.package_order and b in self.package_order
+                if not known and self.rank_providers(rel.name, a, b) == 0:
+                    pairs.setdefault(f"{a} {b}", rel.name)
+                    pairs.setdefault(f"{b} {a}", rel.name)
+        return pairs
 
     def order_key(self, name: str) -> tuple[int, str]:
         """Sort key of apt's package ids (``package_order``), names after them."""
@@ -759,7 +893,7 @@ class _Solver:
                     if not propagate and not from_user:
                         break
                 else:
-                    self.removed_by.setdefault(other, (node.name, str(rel)))
+                    self.removed_by.setdefault(other, (node.name, f"{_KIND_TEXT[field]} {rel}"))
             if failed and not propagate and not from_user:
                 break
             for other in self.matching(rel, node.name, _NOW, negative=True):
@@ -771,6 +905,9 @@ class _Solver:
                     and other not in bad
                 ):
                     to_upgrade.append(other)
+                    self.upgrade_reasons.setdefault(
+                        (node.name, other), f"{_KIND_TEXT[field]} {rel}"
+                    )
                 elif onode.candidate is onode.current:
                     pass
                 elif not self.delete_not_upgradeable(onode, depth, propagate, delayed_remove):
@@ -778,7 +915,7 @@ class _Solver:
                     if not propagate and not from_user:
                         break
                 else:
-                    self.removed_by.setdefault(other, (node.name, str(rel)))
+                    self.removed_by.setdefault(other, (node.name, f"{_KIND_TEXT[field]} {rel}"))
             if failed and not propagate and not from_user:
                 break
         return not failed
@@ -822,6 +959,10 @@ class _Solver:
             if parent not in to_upgrade:
                 to_upgrade.append(parent)
                 self.extra_edges.setdefault(node.name, set()).add(parent)
+                self.upgrade_reasons.setdefault(
+                    (node.name, parent),
+                    f"replaces {current.version}, and installed {parent} {_KIND_TEXT[field]} {rel}",
+                )
 
     def upgrade_other_binaries(self, node: _Node, depth: int) -> None:
         """``MarkInstall_UpgradeOtherBinaries``: keep a source's installed binaries in step."""
@@ -868,7 +1009,12 @@ class _Solver:
                     failed = True
                     if not propagate and not from_user:
                         break
-                elif propagate:
+                    continue
+                reason = self.upgrade_reasons.get((node.name, other), "needs it upgraded")
+                self.removed_by.setdefault(
+                    other, (node.name, f"{reason}, and {other} cannot be upgraded")
+                )
+                if propagate:
                     onode.protected = True
         return not failed
 
@@ -907,11 +1053,13 @@ class _Solver:
             if node.current is not None and not critical and not self.new_important(node, group):
                 continue
             choices = self.solutions(group, node.name)
+            ties: dict[str, str] = {}
             if len(choices) > 1:
                 # lockpin's look-ahead: conflicting choices last
                 clear = [c for c in choices if not self.conflicts_with_plan(c)]
                 choices = clear + [c for c in choices if c not in clear]
-            for choice in choices:
+                ties = self.guessed_ties(group, choices)
+            for index, choice in enumerate(choices):
                 cnode = self.node(choice)
                 assert cnode is not None
                 if propagate and critical and len(choices) == 1:
@@ -929,6 +1077,17 @@ class _Solver:
                 ):
                     continue
                 found = True
+                # the choices tried before failed; an untried equal one apt might take
+                tied = [c for c in choices[index + 1 :] if f"{choice} {c}" in ties]
+                if tied:
+                    self.ties.append(
+                        ProviderTie(
+                            virtual=ties[f"{choice} {tied[0]}"],
+                            chosen=choice,
+                            candidates=tuple(sorted({choice, *tied})),
+                            needed_by=node.name,
+                        )
+                    )
                 break
             if not found and critical:
                 failed = True
@@ -1099,19 +1258,11 @@ class _Explainer:
             return f"{rel.name} is in no suite"
         reasons: list[str] = []
         if node is not None and node.mode == _DELETE and rel.name in s.removed_by:
-            culprit, conflict = s.removed_by[rel.name]
-            field = "conflicts with"
-            cnode = s.node(culprit)
-            if (
-                cnode is not None
-                and cnode.candidate is not None
-                and any(str(r) == conflict for g in cnode.candidate.breaks for r in g)
-            ):
-                field = "breaks"
+            culprit, reason = s.removed_by[rel.name]
             current = node.current.version if node.current is not None else "?"
             return (
                 f"{rel.name} {current} (installed) would have to be removed: "
-                f"{self.describe(culprit)} {field} {conflict}"
+                f"{self.describe(culprit)} {reason}"
             )
         discarded = self.discarded(rel.name)
         if discarded:
@@ -1125,12 +1276,20 @@ class _Explainer:
                         "allowed, so it does not satisfy :any"
                     )
                 else:
-                    older = [p.version for p in node.versions if _real_matches(p, rel, s.native)]
-                    if older:
+                    others = [p for p in node.versions if _real_matches(p, rel, s.native)]
+                    if others:
+                        other = others[0]
+                        low = (
+                            f", whose pin priority {other.pin_priority} is below the "
+                            f"{DEFAULT_PIN_PRIORITY} of the release's suites"
+                            if other.pin_priority < DEFAULT_PIN_PRIORITY
+                            else ""
+                        )
                         reasons.append(
                             f"{rel.name} {cand.version} would be installed (apt-get takes "
                             "only the candidate for a dependency; to get "
-                            f"{older[0]}, pin {rel.name} (= {older[0]}) in apt.in)"
+                            f"{other.version} (from {other.suite or '?'}{low}), pin "
+                            f"{rel.name} (= {other.version}) in apt.in)"
                         )
                     else:
                         reasons.append(
@@ -1501,17 +1660,26 @@ def _result(solver: _Solver, selected: list[tuple[str, str]]) -> Resolution:
             and kept.install is kept.current
         )
     )
-    removed = tuple(
-        node.current
-        for _, node in sorted(solver.nodes.items())
+    removals = tuple(
+        Removal(
+            package=node.current,
+            by=solver.removed_by.get(name, ("?", ""))[0],
+            reason=solver.removed_by.get(name, ("?", "conflicts with it"))[1],
+        )
+        for name, node in sorted(solver.nodes.items())
         if node is not None and node.mode == _DELETE and node.current is not None
+    )
+    ties = sorted(
+        {tie for tie in solver.ties if tie.chosen in planned},
+        key=lambda t: (t.virtual, t.needed_by, t.chosen),
     )
     return Resolution(
         architecture=solver.native,
         packages=packages,
         satisfied_by_base=satisfied,
-        removed=removed,
+        removals=removals,
         selected=tuple(selected),
+        ties=tuple(ties),
     )
 
 
@@ -1575,16 +1743,15 @@ def base_from_archive(universe: Universe) -> list[Package]:
     of each OR-group when it is a real package, versions ignored. ``usrmerge`` is
     never taken (debootstrap excludes it from bookworm on and installs
     ``usr-is-merged`` instead, the next alternative). Each is the candidate
-    version (highest of any suite), with its real suite; the resolver treats
+    version (the highest of the highest-priority suites: never a backports
+    one), with its real suite; the resolver treats
     every package it is given as installed.
     """
     native = universe.architecture
 
     def candidate(name: str) -> Package | None:
         versions = [p for p in universe.versions(name) if p.architecture in (native, "all")]
-        if not versions:
-            return None
-        return _sort_versions(versions)[0]
+        return _apt_candidate(_sort_versions(versions), None)
 
     chosen: dict[str, Package] = {}
     stack: list[str] = []

@@ -180,7 +180,12 @@ def apt_verify(
     the archive's errors when the sources cannot be verified.
     """
     from ..net.http import Http
-    from .compile import INSECURE_WARNING, apt_http_config, keyring_record
+    from .compile import (
+        INSECURE_WARNING,
+        apt_http_config,
+        default_keyring_digest,
+        keyring_record,
+    )
     from .lock import AptLock
 
     lock = AptLock.from_toml(read_text(lock_file, what="lock"), filename=str(lock_file))
@@ -190,13 +195,19 @@ def apt_verify(
         notes.append(INSECURE_WARNING)
     elif lock.keyring_sha256 is not None:
         recorded = f"{lock.keyring_name} (sha256 {lock.keyring_sha256})"
-        if keyring is None:
+        # The same key installed as the distribution's keyring (the Ubuntu keyring
+        # taken from its .deb on a Debian host, verified on an Ubuntu CI runner): fine.
+        default = default_keyring_digest(sources.distribution) if keyring is None else None
+        if keyring is None and (default is None or default[1] != lock.keyring_sha256):
             raise InputError(
                 f"{lock_file} was compiled with a keyring of its own, {recorded}, not the "
                 f"{lock.distribution} archive keyring: pass that keyring with --keyring FILE "
                 "(keyring= in Python)."
             )
-        if keyring_record(sources) != (lock.keyring_name, lock.keyring_sha256):
+        if keyring is not None and keyring_record(sources) != (
+            lock.keyring_name,
+            lock.keyring_sha256,
+        ):
             given = keyring_record(sources)
             what = f"{given[0]} (sha256 {given[1]})" if given else "the distribution's"
             notes.append(

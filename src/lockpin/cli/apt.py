@@ -222,6 +222,13 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="the platform to export (needed for apt-get and sha256sums when the lock has several)",
     )
     e.add_argument(
+        "--keyring-in-image",
+        metavar="PATH",
+        help="for --format script: the archive's keyring inside the image (COPY it there "
+        "first), named signed-by= for the lock's sources; needed when the lock was compiled "
+        "with a --keyring the image does not trust (default: the image's trusted keys)",
+    )
+    e.add_argument(
         "-o", "--output", metavar="OUT", help="write here instead of stdout ('-': stdout)"
     )
     opt.add_verbosity(e)
@@ -242,7 +249,17 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="also download every .deb and check its bytes (default: check the signed "
         "indexes, and download only what they no longer list)",
     )
-    v.add_argument("--keyring", metavar="FILE", help="keyring to check InRelease with")
+    v.add_argument(
+        "--keyring",
+        metavar="FILE",
+        help="keyring to check InRelease with (needed when the lock was compiled with one)",
+    )
+    v.add_argument(
+        "--insecure-skip-verify",
+        action="store_true",
+        help="do not check InRelease signatures (unsigned local mirrors only; implied when "
+        "the lock was compiled with it)",
+    )
     v.add_argument(
         "--allow-insecure-host",
         metavar="HOST",
@@ -347,7 +364,12 @@ def run_export(args: argparse.Namespace) -> int:
     from .. import apt_export
     from .._io import atomic_write
 
-    text = apt_export(args.lock_file, format=args.format, platform=args.platform)
+    text = apt_export(
+        args.lock_file,
+        format=args.format,
+        platform=args.platform,
+        keyring_in_image=args.keyring_in_image,
+    )
     if args.output and args.output != "-":
         atomic_write(args.output, text)
         if args.format == "script":
@@ -369,6 +391,7 @@ def run_verify(args: argparse.Namespace) -> int:
             args.lock_file,
             download=args.download,
             keyring=args.keyring,
+            insecure_skip_verify=args.insecure_skip_verify,
             http=opt.http_config(args),
             reporter=progress,
         )
