@@ -271,7 +271,9 @@ class Runner:
                         self.records.append(rec)
 
 
-def machine() -> dict[str, str]:
+def machine(python: str) -> dict[str, str]:
+    """The machine, its OS, ``python``'s version (the Python that runs lockpin) and
+    lockpin's commit, as the results record them."""
     cpu = mem = "unknown"
     try:
         cpu = re.search(r"(?m)^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text())[1]
@@ -281,9 +283,10 @@ def machine() -> dict[str, str]:
         pass
     git = ["git", "-C", str(ROOT), "describe", "--always", "--dirty"]
     head = subprocess.run(git, capture_output=True, text=True, check=False).stdout.strip()
+    code = ["-c", "import platform; print(platform.python_version())"]
+    py = subprocess.run([python, *code], capture_output=True, text=True, check=False).stdout
     return {"cpu": f"{cpu} ({os.cpu_count()} cores)", "memory": mem, "os": platform.platform(),
-            "python": venv_python("import platform; print(platform.python_version())"),
-            "lockpin_commit": head or "unknown"}  # fmt: skip
+            "python": py.strip(), "lockpin_commit": head or "unknown"}  # fmt: skip
 
 
 def main() -> int:
@@ -314,7 +317,7 @@ def main() -> int:
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "exclude_newer": EXCLUDE_NEWER, "index_url": INDEX_URL, "settings": settings,
         "uv_platform": UV_PLATFORM, "lockpin_platform": LOCKPIN_PLATFORM,
-        "machine": machine(), "versions": tool_versions(),
+        "machine": machine(str(BIN / "python")), "versions": tool_versions(),
         "uploaded_prior_to": runner.prior, "pip_tools_json_api": pip_tools_json_api(),
         "cells": summarize(runner.records),
         "fills": runner.fills,

@@ -29,7 +29,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform as host
 import re
 import shutil
 import subprocess
@@ -37,7 +36,7 @@ import sys
 from pathlib import Path
 
 import tomllib
-from compare import BIN, ROOT, WORK, ensure_venv, log, measure
+from compare import BIN, ROOT, WORK, ensure_venv, log, machine, measure
 from report_apt import markdown, splice, summarize
 
 BENCH = Path(__file__).resolve().parent
@@ -358,22 +357,6 @@ class Runner:
                                 "differences": diff})  # fmt: skip
             if diff:
                 log(f"[{name:>8}] lockpin and apt differ on {platform}: " + "; ".join(diff))
-
-
-def machine(python: str) -> dict[str, str]:
-    cpu = mem = "unknown"
-    try:
-        cpu = re.search(r"(?m)^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text())[1]
-        kib = int(re.search(r"MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text())[1])
-        mem = f"{kib / 2**20:.1f} GiB"
-    except (OSError, TypeError):
-        pass
-    git = ["git", "-C", str(ROOT), "describe", "--always", "--dirty"]
-    head = subprocess.run(git, capture_output=True, text=True, check=False).stdout.strip()
-    code = ["-c", "import platform; print(platform.python_version())"]
-    py = subprocess.run([python, *code], capture_output=True, text=True, check=False).stdout
-    return {"cpu": f"{cpu} ({os.cpu_count()} cores)", "memory": mem, "os": host.platform(),
-            "python": py.strip(), "lockpin_commit": head or "unknown"}  # fmt: skip
 
 
 def versions(python: str) -> dict[str, str]:

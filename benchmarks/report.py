@@ -12,14 +12,19 @@ MODES = ("cold", "warm", "relock")
 LARGEST = "science"
 
 
-def summarize(records: list[dict]) -> dict[str, dict]:
+def summarize(records: list[dict], timings: tuple[str, ...] = ("seconds",)) -> dict[str, dict]:
+    """One cell per (set, tool, mode): runs and successes, the median of each of the
+    ``timings`` (``seconds`` -> ``median``, ``update_seconds`` -> ``update_median``),
+    peak RSS, the last pin count and a status. Shared with report_apt.py."""
     cells: dict[str, dict] = {}
     for r in records:
         cells.setdefault(f"{r['set']}|{r['tool']}|{r['mode']}", {"runs": []})["runs"].append(r)
     for cell in cells.values():
         ok = [r for r in cell["runs"] if r["ok"]]
         cell["n"], cell["n_ok"] = len(cell["runs"]), len(ok)
-        cell["median"] = statistics.median(r["seconds"] for r in ok) if ok else None
+        for key in timings:
+            values = [r[key] for r in ok if key in r]
+            cell[key.replace("seconds", "median")] = statistics.median(values) if values else None
         cell["rss_mb"] = max(r["max_rss_kib"] * 1024 / 1e6 for r in ok) if ok else None
         cell["pins"] = ok[-1]["pins"] if ok else None
         cell["status"] = "ok" if ok else cell["runs"][-1]["status"]
@@ -27,8 +32,8 @@ def summarize(records: list[dict]) -> dict[str, dict]:
     return cells
 
 
-def med(cells: dict, name: str, tool: str, mode: str) -> float | None:
-    return cells.get(f"{name}|{tool}|{mode}", {}).get("median")
+def med(cells: dict, name: str, tool: str, mode: str, key: str = "median") -> float | None:
+    return cells.get(f"{name}|{tool}|{mode}", {}).get(key)
 
 
 def ratio(cells: dict, name: str, a: str, b: str, mode: str) -> float | None:

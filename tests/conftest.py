@@ -38,7 +38,8 @@ nometa         1.0      wheel                               2024-03-14   .metada
 Fixtures: ``dist_dir``, ``standard_set``, ``index_server`` (JSON + HTML),
 ``html_index_server`` (HTML only), ``make_index`` (factory, function scope),
 ``pip_env`` (fresh venv with pip), ``run_pip`` (pip isolated from this
-machine's pip configuration).
+machine's pip configuration); the apt archive's (``apt_archive``,
+``make_apt_archive``, ...) from the plugin :mod:`fixtures.apt_plugin`.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ from support import PipEnv, Published, StandardSet, run_pip_in
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
+
+# The signed apt archive's fixtures, for tests/apt and tests/cli alike.
+pytest_plugins = ["fixtures.apt_plugin"]
 
 PLATWHEEL_TAGS = (
     "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64",

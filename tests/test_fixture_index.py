@@ -520,7 +520,7 @@ def test_server_is_configured_for_many_fast_requests() -> None:
     # socketserver's default backlog of 5, bursts of parallel connections get SYNs
     # dropped (a 1 s retransmit each). Both settings are checked structurally:
     # the suite asserts behaviour, never durations.
-    from fixtures.index_server import _Handler, _HTTPServer
+    from fixtures.http_server import _Handler, _HTTPServer
 
     assert _Handler.disable_nagle_algorithm is True
     assert _HTTPServer.request_queue_size >= 64

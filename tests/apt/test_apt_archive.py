@@ -11,17 +11,17 @@ from __future__ import annotations
 import gc
 import hashlib
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-import lockpin
 from fixtures.apt_archive import (
     FIXED_DATE,
     break_signature,
     replace_suite,
     standard_suites,
 )
+from fixtures.apt_support import compile_from
 from lockpin.errors import (
     IndexResponseError,
     IntegrityError,
@@ -29,7 +29,6 @@ from lockpin.errors import (
     NetworkError,
     OfflineError,
 )
-from lockpin.net.config import HttpConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,32 +40,6 @@ if TYPE_CHECKING:
     MakeArchive = Callable[..., ServedArchive]
 
 SNAPSHOT = "20240601T000000Z"
-
-
-def compile_from(
-    archive: ServedArchive,
-    tmp_path: Path,
-    *lines: str,
-    platforms: tuple[str, ...] = ("linux/amd64",),
-    cache: str = "cache",
-    offline: bool = False,
-    refresh: bool = False,
-    **options: Any,
-) -> AptCompileResult:
-    """``lockpin.apt_compile`` of ``lines`` against ``archive`` (its key, a
-    private cache under ``tmp_path``, no retries: faults are answered at once)."""
-    src = tmp_path / "apt.in"
-    src.write_text("".join(f"{line}\n" for line in lines))
-    arguments: dict[str, Any] = {
-        "release": "bookworm",
-        "platforms": platforms,
-        "mirror": archive.mirror,
-        "security_mirror": archive.security_mirror,
-        "keyring": archive.key.keyring,
-        "http": HttpConfig(cache_dir=tmp_path / cache, retries=0, offline=offline, refresh=refresh),
-    }
-    arguments.update(options)
-    return lockpin.apt_compile(src, **arguments)
 
 
 def pins(result: AptCompileResult) -> dict[tuple[str, str], str]:

@@ -11,19 +11,19 @@ What the CLI adds (writing, ``--check``, ``--dry-run``) is in
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 import lockpin
 from fixtures.apt_archive import build_archive, replace_suite, standard_suites
+from fixtures.apt_support import compile_from
 from lockpin.errors import (
     InputError,
     NoSuchPackageError,
     NoSuchVersionError,
     ResolutionError,
 )
-from lockpin.net.config import HttpConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -33,30 +33,6 @@ if TYPE_CHECKING:
     from lockpin.apt.compile import AptCompileResult
 
     MakeArchive = Callable[..., ServedArchive]
-
-
-def compile_from(
-    archive: ServedArchive,
-    tmp_path: Path,
-    *lines: str,
-    platforms: tuple[str, ...] = ("linux/amd64",),
-    cache: str = "cache",
-    refresh: bool = False,
-    **options: Any,
-) -> AptCompileResult:
-    """``lockpin.apt_compile`` of ``lines`` against ``archive`` with a private cache."""
-    src = tmp_path / "apt.in"
-    src.write_text("".join(f"{line}\n" for line in lines))
-    arguments: dict[str, Any] = {
-        "release": "bookworm",
-        "platforms": platforms,
-        "mirror": archive.mirror,
-        "security_mirror": archive.security_mirror,
-        "keyring": archive.key.keyring,
-        "http": HttpConfig(cache_dir=tmp_path / cache, retries=0, refresh=refresh),
-    }
-    arguments.update(options)
-    return lockpin.apt_compile(src, **arguments)
 
 
 def pins(result: AptCompileResult, platform: str = "linux/amd64") -> dict[str, str]:

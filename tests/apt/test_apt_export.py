@@ -16,12 +16,13 @@ import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from fixtures.apt_support import DATE, DEBIAN, SECURITY, compile_from, pin
 from fixtures.minbase import chroot, installed, private_copy
-from lockpin.apt.distro import debian_arch, oci_platform
+from lockpin.apt.distro import oci_platform
 from lockpin.apt.export import export_apt_get, export_script, export_sha256sums
 from lockpin.apt.lock import AptLock, LockedPackage, SuiteRecord
 from lockpin.errors import InputError
@@ -30,36 +31,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from fixtures.apt_archive import ServedArchive
-
-DEBIAN = "http://deb.debian.org/debian"
-SECURITY = "http://deb.debian.org/debian-security"
-DATE = "Sat, 10 May 2025 09:12:33 UTC"
-
-
-def pin(
-    platform: str,
-    name: str,
-    version: str,
-    sha256: str,
-    *,
-    arch: str | None = None,
-    suite: str = "bookworm",
-    base: str = DEBIAN,
-) -> LockedPackage:
-    arch = arch or debian_arch(platform)
-    filename = f"pool/main/{name[0]}/{name}/{name}_{version.rsplit(':', 1)[-1]}_{arch}.deb"
-    return LockedPackage(
-        platform=platform,
-        name=name,
-        version=version,
-        architecture=arch,
-        suite=suite,
-        url=f"{base}/{filename}",
-        filename=filename,
-        size=100,
-        sha256=sha256,
-        required_by=(name,),
-    )
 
 
 def two_platform_lock(**changes: object) -> AptLock:
@@ -73,15 +44,15 @@ def two_platform_lock(**changes: object) -> AptLock:
             SuiteRecord("bookworm-security", SECURITY, "2" * 64, DATE, ("amd64", "arm64")),
         ),
         packages=(
-            pin("linux/amd64", "jq", "1.6-2.1+deb12u2", "a" * 64),
-            pin("linux/amd64", "libjpeg62-turbo", "1:2.1.5-2", "b" * 64),
-            pin("linux/amd64", "netbase", "6.4", "c" * 64, arch="all"),
+            pin("linux/amd64", "jq", "1.6-2.1+deb12u2", sha="a"),
+            pin("linux/amd64", "libjpeg62-turbo", "1:2.1.5-2", sha="b"),
+            pin("linux/amd64", "netbase", "6.4", sha="c", arch="all"),
             pin(
-                "linux/amd64", "libssl3", "3.0.16-1~deb12u1", "d" * 64,
+                "linux/amd64", "libssl3", "3.0.16-1~deb12u1", sha="d",
                 suite="bookworm-security", base=SECURITY,
             ),
-            pin("linux/arm64", "jq", "1.6-2.1+deb12u2", "e" * 64),
-            pin("linux/arm64", "netbase", "6.4", "c" * 64, arch="all"),
+            pin("linux/arm64", "jq", "1.6-2.1+deb12u2", sha="e"),
+            pin("linux/arm64", "netbase", "6.4", sha="c", arch="all"),
         ),
     )  # fmt: skip
     return dataclasses.replace(lock, **changes)  # type: ignore[arg-type]
@@ -142,12 +113,9 @@ def test_sha256sums_is_checked_by_the_real_sha256sum(tmp_path: Path) -> None:
     contents = {"jq": b"jq deb", "libjpeg62-turbo": b"epoch deb", "netbase": b"all deb"}
     versions = {"jq": "1.6-2.1", "libjpeg62-turbo": "1:2.1.5-2", "netbase": "6.4"}
     pins = tuple(
-        pin(
-            "linux/amd64",
-            name,
-            versions[name],
-            hashlib.sha256(data).hexdigest(),
-            arch="all" if name == "netbase" else None,
+        dataclasses.replace(
+            pin("linux/amd64", name, versions[name], arch="all" if name == "netbase" else None),
+            sha256=hashlib.sha256(data).hexdigest(),
         )
         for name, data in contents.items()
     )
@@ -187,14 +155,14 @@ def script_variants() -> dict[str, str]:
     snapshot = two_platform_lock(
         snapshot="20250520T000000Z",
         suites=(SuiteRecord("bookworm", snap, "1" * 64, DATE, ("amd64", "arm64")),),
-        packages=(pin("linux/amd64", "jq", "1.6-2.1", "a" * 64, base=snap),),
+        packages=(pin("linux/amd64", "jq", "1.6-2.1", sha="a", base=snap),),
     )
     https = "https://mirror.example:8443/debian"
     secure = two_platform_lock(
         platforms=("linux/arm/v7",),
         mirror=https,
         suites=(SuiteRecord("bookworm", https, "1" * 64, DATE, ("armhf",)),),
-        packages=(pin("linux/arm/v7", "jq", "1.6-2.1", "a" * 64, base=https),),
+        packages=(pin("linux/arm/v7", "jq", "1.6-2.1", sha="a", base=https),),
     )
     own_key = two_platform_lock(keyring_name="mirror.gpg", keyring_sha256="9" * 64)
     return {
@@ -448,21 +416,12 @@ def run_with_real_apt(
     return proc, installed_args
 
 
-def compile_lock(archive: ServedArchive, tmp_path: Path, **options: object) -> AptLock:
-    import lockpin
-    from lockpin.net.config import HttpConfig
-
-    src = tmp_path / "apt.in"
-    src.write_text("mailer\ngreeter\n")
-    arguments: dict[str, object] = {
-        "release": "bookworm",
-        "platforms": [oci_platform(HOST_ARCH)],
-        "mirror": archive.mirror,
-        "security_mirror": archive.security_mirror,
-        "http": HttpConfig(cache_dir=tmp_path / "cache", retries=0),
-        **options,
-    }
-    lock = lockpin.apt_compile(src, **arguments).lock  # type: ignore[arg-type]
+def compile_lock(archive: ServedArchive, tmp_path: Path, **options: Any) -> AptLock:
+    """A lock of mailer and greeter for this machine's platform, compiled without a
+    keyring unless ``options`` give one."""
+    options.setdefault("keyring", None)
+    platforms = (oci_platform(HOST_ARCH),)
+    lock = compile_from(archive, tmp_path, "mailer", "greeter", platforms=platforms, **options).lock
     return AptLock.from_toml(lock.to_toml(), filename="apt.lock")  # as export reads it
 
 

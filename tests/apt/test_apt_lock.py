@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fixtures.apt_support import DATE, DEBIAN, SECURITY, pin
 from lockpin import _toml
 from lockpin.apt.distro import debian_arch, sources_for
 from lockpin.apt.lock import (
@@ -24,40 +25,6 @@ from lockpin.apt.models import Package
 from lockpin.apt.relation import Relation
 from lockpin.apt.resolve import Resolution, Resolved
 from lockpin.errors import InputError, LockpinError
-
-DEBIAN = "http://deb.debian.org/debian"
-SECURITY = "http://deb.debian.org/debian-security"
-DATE = "Sat, 10 May 2025 09:12:33 UTC"
-
-
-def pin(
-    platform: str,
-    name: str,
-    version: str,
-    *,
-    arch: str | None = None,
-    suite: str = "bookworm",
-    base: str = DEBIAN,
-    sha: str = "a",
-    required_by: tuple[str, ...] = ("curl",),
-    upgrade_of: str | None = None,
-) -> LockedPackage:
-    arch = arch or debian_arch(platform)
-    upstream = version.split(":", 1)[-1]
-    filename = f"pool/main/{name[0]}/{name}/{name}_{upstream}_{arch}.deb"
-    return LockedPackage(
-        platform=platform,
-        name=name,
-        version=version,
-        architecture=arch,
-        suite=suite,
-        url=f"{base}/{filename}",
-        filename=filename,
-        size=1000 + len(name),
-        sha256=sha * 64,
-        required_by=required_by,
-        upgrade_of=upgrade_of,
-    )
 
 
 def make_lock(**changes: object) -> AptLock:
@@ -822,3 +789,99 @@ def test_any_valid_lock_round_trips(lock: AptLock) -> None:
     assert again == lock
     assert again.to_toml() == text
     assert again.same_content(lock)
+
+
+# -- removals -------------------------------------------------------------------------------
+
+
+def test_removals_are_recorded_read_back_and_part_of_the_content() -> None:
+    from lockpin.apt.lock import LockedRemoval
+    from lockpin.apt.resolve import Removal
+
+    removals = (
+        LockedRemoval("linux/arm64", "mta-light", "4.96-15", "mta-heavy"),
+        LockedRemoval("linux/amd64", "mta-light", "4.96-15", "mta-heavy"),
+        LockedRemoval("linux/amd64", "exim4", "1:4.96-15", "mta-heavy"),
+    )
+    plain = make_lock()
+    assert "removals" not in plain.to_toml()
+    lock = make_lock(removals=removals)
+    # sorted by platform, then name, whatever order they came in
+    assert [(r.platform, r.name) for r in lock.removals] == [
+        ("linux/amd64", "exim4"),
+        ("linux/amd64", "mta-light"),
+        ("linux/arm64", "mta-light"),
+    ]
+    text = lock.to_toml()
+    assert text.endswith(
+        '\n[[removals]]\nplatform = "linux/amd64"\nname = "exim4"\nversion = "1:4.96-15"\n'
+        'removed-by = "mta-heavy"\n\n[[removals]]\nplatform = "linux/amd64"\n'
+        'name = "mta-light"\nversion = "4.96-15"\nremoved-by = "mta-heavy"\n\n'
+        '[[removals]]\nplatform = "linux/arm64"\nname = "mta-light"\nversion = "4.96-15"\n'
+        'removed-by = "mta-heavy"\n'
+    )
+    assert parse(text) == lock
+    assert parse(text).to_toml() == text
+    assert not lock.same_content(plain)
+
+    # build_lock takes them from each platform's resolution
+    sources = sources_for(release="bookworm")
+    installed = Package(name="mta-light", version="4.96-15", architecture="amd64")
+    new = archive_package("mta-heavy", "3.7.10-0", "amd64", DEBIAN + "/", "bookworm")
+    resolution = Resolution(
+        "amd64",
+        (Resolved(new, ("mta-heavy",)),),
+        removals=(Removal(installed, "mta-heavy", "conflicts with mta-light"),),
+    )
+    built = build_lock(
+        sources=sources,
+        platforms=["linux/amd64"],
+        requests=[Request(Relation("mta-heavy"))],
+        resolutions=[("linux/amd64", resolution)],
+        evidence=[Evidence("bookworm", DEBIAN + "/", "1" * 64, DATE)],
+        download_url=lambda p: p.origin + p.filename,
+        with_recommends=False,
+        base="default",
+    )
+    assert built.removals == (LockedRemoval("linux/amd64", "mta-light", "4.96-15", "mta-heavy"),)
+    assert parse(built.to_toml()) == built
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('platform = "linux/ppc64le"', "is not one of the lock's platforms"),
+        ('name = "Bad_Name"', "is not a Debian package name"),
+        ('version = "1.0 beta"', "is not a Debian version"),
+        ('removed-by = "x"', "is not a Debian package name"),
+        ('name = "curl"', "curl is both pinned and removed for linux/amd64"),
+        ('colour = "red"', "unknown key 'colour'"),
+    ],
+)
+def test_a_bad_removal_is_refused_at_its_line(entry: str, message: str) -> None:
+    good = {
+        "platform": '"linux/amd64"',
+        "name": '"mta-light"',
+        "version": '"4.96-15"',
+        "removed-by": '"mta-heavy"',
+    }
+    key, _, value = entry.partition(" = ")
+    fields = {**good, key: value}
+    table = "\n[[removals]]\n" + "".join(f"{k} = {v}\n" for k, v in fields.items())
+    text = make_lock().to_toml() + table
+    with pytest.raises(InputError, match=re.escape(message)) as caught:
+        parse(text)
+    assert "[[removals]] #1" in str(caught.value)
+    if key != "colour":
+        lines = text.splitlines()
+        line = len(lines) - lines[::-1].index(entry)  # the removal's, not a package's
+        assert f"apt.lock:{line}" in str(caught.value)
+
+
+def test_a_removal_listed_twice_is_refused() -> None:
+    entry = (
+        '\n[[removals]]\nplatform = "linux/amd64"\nname = "mta-light"\nversion = "1"\n'
+        'removed-by = "mta-heavy"\n'
+    )
+    with pytest.raises(InputError, match="mta-light is removed twice for linux/amd64"):
+        parse(make_lock().to_toml() + entry + entry)

@@ -76,7 +76,7 @@ class Case:
 
     def packages(self) -> list[Package]:
         """Every suite's packages, in order, with the pin priority of their suite."""
-        packages = []
+        packages: list[Package] = []
         for suite, listed in self.suites.items():
             fields = self.releases.get(suite)
             priority = parse_release(flat_release(suite, b"", fields)).pin_priority

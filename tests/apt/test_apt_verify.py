@@ -13,6 +13,7 @@ import pytest
 
 import lockpin
 from fixtures.apt_archive import break_signature, build_archive, replace_suite, standard_suites
+from fixtures.apt_support import compile_from
 from lockpin.apt.compile import INSECURE_WARNING
 from lockpin.errors import InputError, IntegrityError
 from lockpin.net.config import HttpConfig
@@ -32,17 +33,7 @@ PLATFORMS = ("linux/amd64", "linux/arm64")
 
 
 def write_lock(archive: ServedArchive, tmp_path: Path) -> tuple[Path, AptLock]:
-    src = tmp_path / "apt.in"
-    src.write_text("\n".join(LINES) + "\n")
-    result = lockpin.apt_compile(
-        src,
-        release="bookworm",
-        platforms=PLATFORMS,
-        mirror=archive.mirror,
-        security_mirror=archive.security_mirror,
-        keyring=archive.key.keyring,
-        http=HttpConfig(cache_dir=tmp_path / "cache", retries=0),
-    )
+    result = compile_from(archive, tmp_path, *LINES, platforms=PLATFORMS)
     path = tmp_path / "apt.lock"
     path.write_text(result.lock.to_toml())
     return path, result.lock
@@ -200,16 +191,8 @@ def test_a_lock_of_an_unsigned_mirror_is_verified_without_signatures_and_warns(
     warning compile gives."""
     unsigned = [replace_suite(s, inrelease=False, release_gpg=False) for s in standard_suites()]
     archive = make_apt_archive(unsigned)
-    src = tmp_path / "apt.in"
-    src.write_text("\n".join(LINES) + "\n")
-    compiled = lockpin.apt_compile(
-        src,
-        release="bookworm",
-        platforms=PLATFORMS,
-        mirror=archive.mirror,
-        security_mirror=archive.security_mirror,
-        insecure_skip_verify=True,
-        http=HttpConfig(cache_dir=tmp_path / "cache", retries=0),
+    compiled = compile_from(
+        archive, tmp_path, *LINES, platforms=PLATFORMS, keyring=None, insecure_skip_verify=True
     )
     assert INSECURE_WARNING in compiled.warnings
     path = tmp_path / "apt.lock"

@@ -21,7 +21,6 @@ from fixtures.apt_archive import (
     ServedArchive,
     break_signature,
     build_archive,
-    make_gpg_key,
     replace_suite,
     standard_suites,
 )
@@ -29,7 +28,7 @@ from lockpin.apt.lock import AptLock
 from support import dir_state, run_cli, run_subprocess
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from support import CliRun
 
@@ -37,41 +36,19 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.usefixtures("isolated")
 
 
-# -- the archive (the apt tests' fixtures live in tests/apt; these are this module's own) --------
-
-
-@pytest.fixture(scope="module")
-def key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GpgKey]:
-    made = make_gpg_key(tmp_path_factory.mktemp("cli-apt-key"))
-    yield made
-    made.close()
-
-
-@pytest.fixture(scope="module")
-def debs(tmp_path_factory: pytest.TempPathFactory) -> DebCache:
-    return DebCache(tmp_path_factory.mktemp("cli-apt-debs"))
-
-
-@pytest.fixture(scope="module")
-def archive(
-    tmp_path_factory: pytest.TempPathFactory, key: GpgKey, debs: DebCache
-) -> Iterator[ServedArchive]:
-    """The standard archive, shared by this module: never break it."""
-    root = tmp_path_factory.mktemp("cli-apt-archive")
-    built = build_archive(root, standard_suites(), key=key, debs=debs)
-    with AptArchiveServer(root) as server:
-        yield ServedArchive(built, server, key)
+# -- the archive (fixtures.apt_plugin: apt_key, apt_debs, apt_archive, make_apt_archive) ---------
 
 
 @pytest.fixture
-def private_archive(
-    tmp_path_factory: pytest.TempPathFactory, key: GpgKey, debs: DebCache
-) -> Iterator[ServedArchive]:
+def archive(apt_archive: ServedArchive) -> ServedArchive:
+    """The session's standard archive: never break it."""
+    return apt_archive
+
+
+@pytest.fixture
+def private_archive(make_apt_archive: Callable[..., ServedArchive]) -> ServedArchive:
     """A standard archive of this test's own: safe to break."""
-    root = tmp_path_factory.mktemp("cli-apt-private")
-    built = build_archive(root, standard_suites(), key=key, debs=debs)
-    with AptArchiveServer(root) as server:
-        yield ServedArchive(built, server, key)
+    return make_apt_archive()
 
 
 def archive_options(served: ServedArchive) -> list[str]:
@@ -308,15 +285,9 @@ def test_resolution_errors_read_well_and_write_nothing(
 
 
 def test_a_key_not_in_the_keyring(
-    archive: ServedArchive,
-    apt_compile: Callable[..., CliRun],
-    tmp_path_factory: pytest.TempPathFactory,
+    archive: ServedArchive, apt_compile: Callable[..., CliRun], apt_other_key: GpgKey
 ) -> None:
-    other = make_gpg_key(tmp_path_factory.mktemp("cli-other-key"), "other key")
-    try:
-        result = apt_compile(archive, "--arch", "amd64", "--keyring", str(other.keyring))
-    finally:
-        other.close()
+    result = apt_compile(archive, "--arch", "amd64", "--keyring", str(apt_other_key.keyring))
     assert_clean_error(result, 2, archive.mirror + "dists/bookworm", "--keyring", "InRelease")
 
 
@@ -324,23 +295,23 @@ def test_an_expired_release_and_a_snapshot(
     apt_compile: Callable[..., CliRun],
     capsys: pytest.CaptureFixture[str],
     tmp_path_factory: pytest.TempPathFactory,
-    key: GpgKey,
-    debs: DebCache,
+    apt_key: GpgKey,
+    apt_debs: DebCache,
 ) -> None:
     stamp = "20240601T000000Z"
     expired = standard_suites(valid_until=FIXED_DATE)
     root = tmp_path_factory.mktemp("cli-expired")
     # The same expired suites twice: on a mirror, and as a snapshot service has them.
-    built = build_archive(root, expired, key=key, debs=debs)
+    built = build_archive(root, expired, key=apt_key, debs=apt_debs)
     snapshot = [replace_suite(s, archive=f"archive/{s.archive}/{stamp}") for s in expired]
-    build_archive(root, snapshot, key=key, debs=debs)
+    build_archive(root, snapshot, key=apt_key, debs=apt_debs)
     with AptArchiveServer(root) as server:
-        served = ServedArchive(built, server, key)
+        served = ServedArchive(built, server, apt_key)
         refused = apt_compile(served, "--arch", "amd64")
         assert_clean_error(refused, 2, "Valid-Until", "--snapshot", served.url)
         accepted = run_cli(
             capsys, "apt", "compile", "apt.in", "--release", "bookworm", "--arch", "amd64",
-            "--keyring", str(key.keyring), "--snapshot", stamp, "--snapshot-url", served.url,
+            "--keyring", str(apt_key.keyring), "--snapshot", stamp, "--snapshot-url", served.url,
         )  # fmt: skip
     assert accepted.code == 0, accepted.err
     lock = AptLock.from_toml(Path("apt.lock").read_text(), filename="apt.lock")
@@ -352,15 +323,15 @@ def test_insecure_skip_verify_warns_loudly(
     apt_compile: Callable[..., CliRun],
     capsys: pytest.CaptureFixture[str],
     tmp_path_factory: pytest.TempPathFactory,
-    key: GpgKey,
-    debs: DebCache,
+    apt_key: GpgKey,
+    apt_debs: DebCache,
     tmp_path: Path,
 ) -> None:
     unsigned = [replace_suite(s, inrelease=False, release_gpg=False) for s in standard_suites()]
     root = tmp_path_factory.mktemp("cli-unsigned")
-    built = build_archive(root, unsigned, key=key, debs=debs)
+    built = build_archive(root, unsigned, key=apt_key, debs=apt_debs)
     with AptArchiveServer(root) as server:
-        served = ServedArchive(built, server, key)
+        served = ServedArchive(built, server, apt_key)
         refused = apt_compile(served, "--arch", "amd64")
         assert_clean_error(refused, 2, "--insecure-skip-verify", "Release.gpg")
         result = apt_compile(served, "--arch", "amd64", "--insecure-skip-verify")
@@ -403,7 +374,7 @@ def test_verify(
     private_archive: ServedArchive,
     apt_compile: Callable[..., CliRun],
     capsys: pytest.CaptureFixture[str],
-    debs: DebCache,
+    apt_debs: DebCache,
 ) -> None:
     assert apt_compile(private_archive, "--arch", "amd64", lines=("greeter",)).code == 0
     keyring = ["--keyring", str(private_archive.key.keyring)]
@@ -419,7 +390,7 @@ def test_verify(
     packages["amd64"] = [p for p in packages["amd64"] if p["name"] != "greeter"]
     packages["amd64"].append({"name": "greeter", "version": "2.11-1"})
     suites[0] = replace_suite(suites[0], packages=packages)
-    build_archive(private_archive.built.root, suites, key=private_archive.key, debs=debs)
+    build_archive(private_archive.built.root, suites, key=private_archive.key, debs=apt_debs)
     (private_archive.built.root / "debian/pool/main/g/greeter/greeter_2.10-3_amd64.deb").unlink()
     dropped = run_cli(capsys, "apt", "verify", *keyring, "--refresh")
     assert dropped.code == 1

@@ -885,12 +885,12 @@ def _validate_removals(
         for key, name in (("name", removal.name), ("removed-by", removal.removed_by)):
             if not _NAME.fullmatch(name):
                 raise bad(f"{name!r} is not a Debian package name", key)
-        key = (removal.platform, removal.name)
-        if key in removed:
+        entry = (removal.platform, removal.name)
+        if entry in removed:
             raise bad(f"{removal.name} is removed twice for {removal.platform}", "name")
-        if key in pinned:
+        if entry in pinned:
             raise bad(f"{removal.name} is both pinned and removed for {removal.platform}", "name")
-        removed.add(key)
+        removed.add(entry)
         _check_version(removal.version, key="version", table="removals", index=pos, label=label)
 
 

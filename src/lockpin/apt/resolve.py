@@ -581,13 +581,15 @@ class _Solver:
             return -1 if pa < pb else 1
         return 0
 
-    def guessed_ties(self, group: Sequence[Relation], choices: Sequence[str]) -> dict[str, str]:
-        """``{"a b": virtual}`` for each pair of ``choices`` that provide an
-        alternative of ``group`` equally well (:meth:`rank_providers`) and whose
+    def guessed_ties(
+        self, group: Sequence[Relation], parent: str, choices: Sequence[str]
+    ) -> dict[str, str]:
+        """``{"a b": virtual}`` for each pair of ``choices`` whose candidates provide
+        an alternative of ``group`` equally well (:meth:`rank_providers`) and whose
         order ``package_order`` does not give: which apt takes is not known."""
         pairs: dict[str, str] = {}
         for rel in group:
-            found = [n for n in self.provider_names(rel.name) if n in choices and n != rel.name]
+            found = [n for n in self.matching(rel, parent, _CAND) if n in choices and n != rel.name]
             for a, b in itertools.combinations(found, 2):
                 known = a in self.package_order and b in self.package_order
                 if not known and self.rank_providers(rel.name, a, b) == 0:
@@ -1058,7 +1060,7 @@ class _Solver:
                 # lockpin's look-ahead: conflicting choices last
                 clear = [c for c in choices if not self.conflicts_with_plan(c)]
                 choices = clear + [c for c in choices if c not in clear]
-                ties = self.guessed_ties(group, choices)
+                ties = self.guessed_ties(group, node.name, choices)
             for index, choice in enumerate(choices):
                 cnode = self.node(choice)
                 assert cnode is not None

@@ -4,7 +4,10 @@ No logic lives in the CLI: each command maps its arguments onto library values,
 calls one public function and prints the result. One module per command group:
 ``cli/python.py`` (``compile``, ``hash``, ``verify``), ``cli/apt.py`` (``apt
 compile|export|verify``); shared option groups in ``_options.py``, what is
-printed besides results in ``_output.py``.
+printed besides results in ``_output.py``. A new group (``lockpin image``)
+starts from ``_options.add_command_group`` and ends its commands in
+``_output.deliver_lock`` (compile: check, print or write the lock) and
+``_output.report_problems`` (verify).
 
 Exit codes: 0 success; 1 the check asked for failed (``verify`` found
 differences, ``compile --check`` found drift, ``hash`` found disagreeing hashes,

@@ -21,9 +21,13 @@ if TYPE_CHECKING:
     from ..python.target import Target
 
 __all__ = [
+    "add_check_options",
+    "add_command_group",
     "add_index_options",
+    "add_insecure_host_option",
     "add_net_options",
     "add_target_options",
+    "add_upgrade_options",
     "add_verbosity",
     "command_line",
     "http_config",
@@ -34,7 +38,62 @@ __all__ = [
 ]
 
 
-# -- option groups ------------------------------------------------------------------------------
+# -- command groups and option groups -----------------------------------------------------------
+
+
+def add_command_group(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    *,
+    help: str,
+    description: str,
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """A command group such as ``lockpin apt``: a sub-parser whose commands are
+    added to the returned action. Run without a command, it prints its help and
+    exits 2."""
+    group = sub.add_parser(name, help=help, description=description)
+    group.set_defaults(run=lambda args: _print_help(group), quiet=False, verbose=0)
+    return group.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def add_upgrade_options(
+    p: argparse.ArgumentParser, *, what: str, package_metavar: str, package_help: str
+) -> None:
+    """``-U``/``--upgrade`` and ``-P``/``--upgrade-package`` of a compile command
+    (run-only: left out of the lock's header, see :func:`command_line`)."""
+    p.add_argument(
+        "-U", "--upgrade", action="store_true", help=f"ignore the existing {what}'s pins"
+    )
+    p.add_argument(
+        "-P",
+        "--upgrade-package",
+        metavar=package_metavar,
+        action="append",
+        default=[],
+        help=package_help,
+    )
+
+
+def add_check_options(p: argparse.ArgumentParser, *, what: str) -> None:
+    """``--check`` and ``--dry-run`` of a compile command (run-only, as above); the
+    command ends in :func:`~lockpin.cli._output.deliver_lock`."""
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help=f"exit 1 if the {what} differs from what would be written; never write",
+    )
+    p.add_argument("--dry-run", action="store_true", help=f"print the {what}; do not write")
+
+
+def add_insecure_host_option(g: argparse._ActionsContainer, *, help: str) -> None:
+    """``--allow-insecure-host`` (read by :func:`http_config`, with
+    ``$LOCKPIN_ALLOW_INSECURE_HOST``); ``help`` says which hosts need it."""
+    g.add_argument("--allow-insecure-host", metavar="HOST", action="append", default=[], help=help)
 
 
 def add_index_options(p: argparse.ArgumentParser) -> None:
@@ -70,12 +129,8 @@ def add_index_options(p: argparse.ArgumentParser) -> None:
         "all its files, which blocks dependency confusion; unsafe-best-match "
         "merges every index like pip",
     )
-    g.add_argument(
-        "--allow-insecure-host",
-        metavar="HOST",
-        action="append",
-        default=[],
-        help="allow plain http:// to HOST or HOST:PORT (loopback hosts are always allowed)",
+    add_insecure_host_option(
+        g, help="allow plain http:// to HOST or HOST:PORT (loopback hosts are always allowed)"
     )
 
 

@@ -1,7 +1,10 @@
 """What the commands print besides their results: warnings, errors, the one-line
-progress display on a terminal, and ``--check`` diffs.
+progress display on a terminal, and ``--check`` diffs; and the two endings every
+command group shares: a compile command delivering its lock (:func:`deliver_lock`:
+check, print or write) and a verify command reporting problems
+(:func:`report_problems`).
 
-Results go to stdout; everything here goes to stderr, except the ``--check``
+Results go to stdout; everything else goes to stderr, except the ``--check``
 diff, which is the result of a check.
 """
 
@@ -14,11 +17,22 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from ..progress import Event
 
-__all__ = ["ProgressLine", "error", "note", "progress", "warn", "write_check_diff"]
+__all__ = [
+    "ProgressLine",
+    "deliver_lock",
+    "error",
+    "note",
+    "progress",
+    "read_current",
+    "report_problems",
+    "warn",
+    "warn_all",
+    "write_check_diff",
+]
 
 
 def note(message: str, *, quiet: bool = False) -> None:
@@ -30,6 +44,11 @@ def note(message: str, *, quiet: bool = False) -> None:
 def warn(message: str, *, quiet: bool = False) -> None:
     if not quiet:
         print(f"lockpin: warning: {message}", file=sys.stderr)
+
+
+def warn_all(messages: Iterable[str], *, quiet: bool = False) -> None:
+    for message in messages:
+        warn(message, quiet=quiet)
 
 
 def error(message: str) -> None:
@@ -138,3 +157,67 @@ def write_check_diff(output: str, current: str, wanted: str) -> None:
             tofile=f"{output} (would write)",
         )
     )
+
+
+def read_current(path: str, *, what: str) -> str:
+    """The text of the lock at ``path`` as it stands, or ``""`` when there is none
+    to read (missing, unreadable, not a regular file: the output path may name a
+    device, so the read is size-capped and regular files only)."""
+    from .._io import read_input_bytes
+    from ..errors import InputError
+
+    try:
+        return read_input_bytes(path, what=what).decode("utf-8", "replace")
+    except (OSError, InputError):
+        return ""
+
+
+def deliver_lock(
+    output: str,
+    text: str,
+    *,
+    current: str,
+    unchanged: bool,
+    check: bool,
+    dry_run: bool,
+    update_with: str,
+    written: str,
+    kept: str | None = None,
+    quiet: bool = False,
+) -> int:
+    """The end of a compile command; returns its exit code.
+
+    With ``check``: 0 when the lock on disk (``current``) is ``unchanged``, else its
+    diff to ``text`` and 1 (``update_with`` names the command that updates it).
+    With ``output`` ``-`` or ``dry_run``: ``text`` on stdout. Else ``text`` is
+    written to ``output`` atomically and ``written`` noted; but with ``kept``, an
+    ``unchanged`` lock is left as it is and ``kept`` noted instead.
+    """
+    if check:
+        if unchanged:
+            note(f"{output} is up to date.", quiet=quiet)
+            return 0
+        write_check_diff(output, current, text)
+        note(f"{output} is out of date; run {update_with} to update it.")
+        return 1
+    if output == "-" or dry_run:
+        sys.stdout.write(text)
+        return 0
+    if unchanged and kept is not None:
+        note(kept, quiet=quiet)
+        return 0
+    from .._io import atomic_write
+
+    atomic_write(output, text)
+    note(written, quiet=quiet)
+    return 0
+
+
+def report_problems(problems: Sequence[object], *, summary: str) -> bool:
+    """Each problem a verify command found on stdout (they are its result), then
+    ``summary`` on stderr; whether there were any (nothing is printed if not)."""
+    for problem in problems:
+        print(str(problem))
+    if problems:
+        note(summary)
+    return bool(problems)

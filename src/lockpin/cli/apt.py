@@ -23,22 +23,16 @@ __all__ = ["add_commands", "run_compile", "run_export", "run_verify"]
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    apt = sub.add_parser(
+    group = opt.add_command_group(
+        sub,
         "apt",
         help="pin Debian/Ubuntu packages: compile, export, verify an apt.lock",
         description="Resolve apt packages against the signed Debian/Ubuntu archive into "
         "an apt.lock, export it for a Dockerfile RUN step, and check it still downloads.",
     )
-    apt.set_defaults(run=lambda args: _help(apt), quiet=False, verbose=0)
-    group = apt.add_subparsers(dest="apt_command", metavar="COMMAND")
     _add_compile(group)
     _add_export(group)
     _add_verify(group)
-
-
-def _help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
 
 
 def _add_archive_options(p: argparse.ArgumentParser) -> None:
@@ -77,11 +71,8 @@ def _add_archive_options(p: argparse.ArgumentParser) -> None:
         help="do not check InRelease signatures (unsigned local mirrors only; "
         "nothing then vouches for what is pinned)",
     )
-    g.add_argument(
-        "--allow-insecure-host",
-        metavar="HOST",
-        action="append",
-        default=[],
+    opt.add_insecure_host_option(
+        g,
         help="allow plain http:// to HOST for anything not covered by the archive "
         "signature (the archive's own hosts need not be listed)",
     )
@@ -177,21 +168,13 @@ def _add_compile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="the base image's /var/lib/dpkg/status: what is installed already "
         "(default: the release's Essential and Priority: required packages)",
     )
-    c.add_argument("-U", "--upgrade", action="store_true", help="ignore the existing lock's pins")
-    c.add_argument(
-        "-P",
-        "--upgrade-package",
-        metavar="NAME",
-        action="append",
-        default=[],
-        help="move this package's pin to the newest candidate (repeatable)",
+    opt.add_upgrade_options(
+        c,
+        what="lock",
+        package_metavar="NAME",
+        package_help="move this package's pin to the newest candidate (repeatable)",
     )
-    c.add_argument(
-        "--check",
-        action="store_true",
-        help="exit 1 if the lock differs from what would be written; never write",
-    )
-    c.add_argument("--dry-run", action="store_true", help="print the lock; do not write")
+    opt.add_check_options(c, what="lock")
     _add_archive_options(c)
     opt.add_net_options(c)
     opt.add_verbosity(c)
@@ -260,12 +243,8 @@ def _add_verify(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="do not check InRelease signatures (unsigned local mirrors only; implied when "
         "the lock was compiled with it)",
     )
-    v.add_argument(
-        "--allow-insecure-host",
-        metavar="HOST",
-        action="append",
-        default=[],
-        help="allow plain http:// to HOST (the lock's archive hosts need not be listed)",
+    opt.add_insecure_host_option(
+        v, help="allow plain http:// to HOST (the lock's archive hosts need not be listed)"
     )
     opt.add_net_options(v)
     opt.add_verbosity(v)
@@ -286,7 +265,6 @@ def run_compile(args: argparse.Namespace) -> int:
     import dataclasses
 
     from .. import apt_compile
-    from .._io import atomic_write, read_input_bytes
     from ..errors import InputError
 
     src = args.src_file or "apt.in"
@@ -323,38 +301,26 @@ def run_compile(args: argparse.Namespace) -> int:
             reporter=progress,
         )
     lock = dataclasses.replace(result.lock, command=opt.command_line(args.argv))
-    for w in result.warnings:
-        out.warn(w, quiet=args.quiet)
-    text = lock.to_toml()
-    current = ""
-    if existing is not None:
-        try:  # size-capped, regular files only: the output path may name a device
-            current = read_input_bytes(existing, what="lock").decode("utf-8", "replace")
-        except (OSError, InputError):
-            current = ""
-    unchanged = result.previous is not None and result.previous.same_content(lock)
-    if args.check:
-        if unchanged:
-            out.note(f"{output} is up to date.", quiet=args.quiet)
-            return 0
-        out.write_check_diff(output, current, text)
-        out.note(f"{output} is out of date; run lockpin apt compile to update it.")
-        return 1
-    if output == "-" or args.dry_run:
-        sys.stdout.write(text)
-        return 0
-    if unchanged:
-        # The pins are what the lock holds: keep the file (and its evidence of when
-        # they were verified) rather than churn it for a newer InRelease date.
-        out.note(f"{output} is up to date ({len(lock.packages)} package(s)).", quiet=args.quiet)
-        return 0
-    atomic_write(output, text)
+    out.warn_all(result.warnings, quiet=args.quiet)
     per = ", ".join(
         f"{sum(1 for p in lock.packages if p.platform == plat)} for {plat}"
         for plat in lock.platforms
     )
-    out.note(f"{len(lock.packages)} package pin(s) ({per}) -> {output}", quiet=args.quiet)
-    return 0
+    return out.deliver_lock(
+        output,
+        lock.to_toml(),
+        current="" if existing is None else out.read_current(existing, what="lock"),
+        # The pins are what the lock holds: an unchanged lock keeps its file (and
+        # its evidence of when they were verified) rather than churn it for a
+        # newer InRelease date.
+        unchanged=result.previous is not None and result.previous.same_content(lock),
+        check=args.check,
+        dry_run=args.dry_run,
+        update_with="lockpin apt compile",
+        written=f"{len(lock.packages)} package pin(s) ({per}) -> {output}",
+        kept=f"{output} is up to date ({len(lock.packages)} package(s)).",
+        quiet=args.quiet,
+    )
 
 
 # -- export -------------------------------------------------------------------------------------
@@ -395,17 +361,13 @@ def run_verify(args: argparse.Namespace) -> int:
             http=opt.http_config(args),
             reporter=progress,
         )
-    for w in result.warnings:
-        out.warn(w, quiet=args.quiet)
-    for p in result.problems:
-        print(str(p))
-    if result.problems:
-        print(
-            f"lockpin: {args.lock_file}: {len(result.problems)} of {result.checked} pin(s) "
-            "can no longer be installed as locked. Re-run lockpin apt compile (with -P NAME "
-            "for those packages) and commit the new lock, or pin a --snapshot.",
-            file=sys.stderr,
-        )
+    out.warn_all(result.warnings, quiet=args.quiet)
+    if out.report_problems(
+        result.problems,
+        summary=f"{args.lock_file}: {len(result.problems)} of {result.checked} pin(s) "
+        "can no longer be installed as locked. Re-run lockpin apt compile (with -P NAME "
+        "for those packages) and commit the new lock, or pin a --snapshot.",
+    ):
         return 1
     extra = f", {result.downloaded} .deb(s) downloaded and checked" if result.downloaded else ""
     out.note(

@@ -136,16 +136,11 @@ def _add_compile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         metavar="TIMESTAMP",
         help="ignore files uploaded after this RFC 3339 time or date",
     )
-    c.add_argument(
-        "-U", "--upgrade", action="store_true", help="ignore the existing lockfile's pins"
-    )
-    c.add_argument(
-        "-P",
-        "--upgrade-package",
-        metavar="NAME[==VER]",
-        action="append",
-        default=[],
-        help="upgrade one package (repeatable)",
+    opt.add_upgrade_options(
+        c,
+        what="lockfile",
+        package_metavar="NAME[==VER]",
+        package_help="upgrade one package (repeatable)",
     )
     c.add_argument(
         "--only-binary",
@@ -175,12 +170,7 @@ def _add_compile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     c.add_argument("--no-header", action="store_true", help="omit the header comment")
     c.add_argument("--no-annotate", action="store_true", help="omit the '# via' notes")
-    c.add_argument(
-        "--check",
-        action="store_true",
-        help="exit 1 if the lockfile differs from what would be written; never write",
-    )
-    c.add_argument("--dry-run", action="store_true", help="print the lockfile; do not write")
+    opt.add_check_options(c, what="lockfile")
     opt.add_target_options(c, what="(default: the running interpreter)")
     opt.add_index_options(c)
     opt.add_net_options(c)
@@ -207,8 +197,7 @@ def run_hash(args: argparse.Namespace) -> int:
             http=opt.http_config(args),
             reporter=progress,
         )
-    for w in result.warnings:
-        out.warn(w, quiet=args.quiet)
+    out.warn_all(result.warnings, quiet=args.quiet)
     if to_stdout:
         sys.stdout.write(result.text)
     if result.disagreements and not args.update:
@@ -247,16 +236,12 @@ def run_verify(args: argparse.Namespace) -> int:
             http=opt.http_config(args),
             reporter=progress,
         )
-    for w in result.warnings:
-        out.warn(w, quiet=args.quiet)
-    for p in result.problems:
-        print(str(p))
-    if result.problems:
-        print(
-            f"lockpin: {args.file}: {len(result.problems)} problem(s) in "
-            f"{len({p.location for p in result.problems})} release(s).",
-            file=sys.stderr,
-        )
+    out.warn_all(result.warnings, quiet=args.quiet)
+    if out.report_problems(
+        result.problems,
+        summary=f"{args.file}: {len(result.problems)} problem(s) in "
+        f"{len({p.location for p in result.problems})} release(s).",
+    ):
         return 1
     extra = f", {result.downloaded} file(s) downloaded and checked" if args.download else ""
     if result.closure_targets:
@@ -286,7 +271,6 @@ def run_compile(args: argparse.Namespace) -> int:
     import dataclasses
 
     from .. import compile as compile_lock
-    from .._io import atomic_write, read_input_bytes
     from ..errors import InputError
     from ..python.compile import parse_exclude_newer
 
@@ -297,7 +281,6 @@ def run_compile(args: argparse.Namespace) -> int:
                 f"{src}: no such file. Pass the requirements.in or pyproject.toml to lock."
             )
     output = args.output_file or _default_output(args, src_files)
-    to_stdout = output == "-" or args.dry_run
     if output != "-" and os.path.abspath(output) in {os.path.abspath(s) for s in src_files}:
         raise InputError(f"{output}: the output file is also an input; choose another -o.")
     exclude_newer = parse_exclude_newer(args.exclude_newer) if args.exclude_newer else None
@@ -323,8 +306,7 @@ def run_compile(args: argparse.Namespace) -> int:
             reporter=progress,
         )
     lock = dataclasses.replace(lock, command=opt.command_line(args.argv))
-    for w in lock.warnings:
-        out.warn(w, quiet=args.quiet)
+    out.warn_all(lock.warnings, quiet=args.quiet)
     if args.format == "pylock":
         text = lock.to_pylock(target_hashes_only=args.target_hashes_only)
     else:
@@ -333,20 +315,15 @@ def run_compile(args: argparse.Namespace) -> int:
             annotate=not args.no_annotate,
             target_hashes_only=args.target_hashes_only,
         )
-    if args.check:
-        try:  # size-capped, regular files only: the output path may name a device
-            current = read_input_bytes(output, what="lockfile").decode("utf-8", "replace")
-        except (OSError, InputError):
-            current = ""
-        if current == text:
-            out.note(f"{output} is up to date.", quiet=args.quiet)
-            return 0
-        out.write_check_diff(output, current, text)
-        out.note(f"{output} is out of date; run lockpin compile to update it.")
-        return 1
-    if to_stdout:
-        sys.stdout.write(text)
-        return 0
-    atomic_write(output, text)
-    out.note(f"{len(lock.packages)} package(s) pinned -> {output}", quiet=args.quiet)
-    return 0
+    current = out.read_current(output, what="lockfile") if args.check else ""
+    return out.deliver_lock(
+        output,
+        text,
+        current=current,
+        unchanged=current == text,
+        check=args.check,
+        dry_run=args.dry_run,
+        update_with="lockpin compile",
+        written=f"{len(lock.packages)} package(s) pinned -> {output}",
+        quiet=args.quiet,
+    )
