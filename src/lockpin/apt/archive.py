@@ -326,27 +326,27 @@ class _Context:
 
 
 async def _first_error(awaitables: Iterable[Awaitable[T]]) -> list[T]:
-    """Run concurrently; on the first failure cancel the rest and raise it."""
+    """Run concurrently and wait for all; raise the failure of the first one in
+    the order given.
+
+    Not the first to fail in time: which suite fails first is a race, and the
+    same inputs must give the same error (several suites often fail alike, e.g.
+    a keyring that lacks the archive's key). The others are bounded by the
+    HTTP layer's timeouts, so waiting for them costs little."""
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     if not tasks:
         return []
     try:
-        _done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        await asyncio.wait(tasks)
     except BaseException:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-    if pending:
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-    # Retrieve every failure (several suites often fail alike, e.g. --offline with an
-    # empty cache): one left unretrieved is logged by asyncio as a stray traceback.
+    # Retrieve every failure: one left unretrieved is logged by asyncio as a
+    # stray traceback.
     errors = [
-        error
-        for task in tasks
-        if task.done() and not task.cancelled() and (error := task.exception()) is not None
+        error for task in tasks if not task.cancelled() and (error := task.exception()) is not None
     ]
     if errors:
         raise errors[0]
