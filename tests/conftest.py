@@ -39,7 +39,8 @@ Fixtures: ``dist_dir``, ``standard_set``, ``index_server`` (JSON + HTML),
 ``html_index_server`` (HTML only), ``make_index`` (factory, function scope),
 ``pip_env`` (fresh venv with pip), ``run_pip`` (pip isolated from this
 machine's pip configuration); the apt archive's (``apt_archive``,
-``make_apt_archive``, ...) from the plugin :mod:`fixtures.apt_plugin`.
+``make_apt_archive``, ...) from the plugin :mod:`fixtures.apt_plugin`; the OCI
+registry's (``oci_registry``, ``docker_config``) from :mod:`fixtures.registry_plugin`.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 # The signed apt archive's fixtures, for tests/apt and tests/cli alike.
-pytest_plugins = ["fixtures.apt_plugin"]
+pytest_plugins = ["fixtures.apt_plugin", "fixtures.registry_plugin"]
 
 PLATWHEEL_TAGS = (
     "cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64",

@@ -14,6 +14,7 @@ __all__ = [
     "AptCompileResult",
     "AptLock",
     "AptVerifyResult",
+    "BaseImage",
     "Event",
     "HashResult",
     "HttpConfig",
@@ -23,8 +24,10 @@ __all__ = [
     "LockedPackage",
     "LockpinError",
     "NetworkError",
+    "PinResult",
     "Reporter",
     "ResolutionError",
+    "ResolvedImage",
     "Target",
     "VerifyResult",
     "__version__",
@@ -34,6 +37,9 @@ __all__ = [
     "compile",
     "hash_requirements",
     "parse_target",
+    "pin_dockerfile",
+    "read_base",
+    "resolve_image",
     "verify",
 ]
 
@@ -61,6 +67,12 @@ _LAZY = {
     "ResolutionError": ".errors",
     "Event": ".progress",
     "Reporter": ".progress",
+    "resolve_image": ".image.resolve",
+    "ResolvedImage": ".image.resolve",
+    "pin_dockerfile": ".image.pin",
+    "PinResult": ".image.pin",
+    "read_base": ".image.base",
+    "BaseImage": ".image.base",
 }
 
 if TYPE_CHECKING:
@@ -69,6 +81,9 @@ if TYPE_CHECKING:
     from .apt.lock import AptLock
     from .apt.verify import AptVerifyResult, apt_verify
     from .errors import InputError, LockpinError, NetworkError, ResolutionError
+    from .image.base import BaseImage, read_base
+    from .image.pin import PinResult, pin_dockerfile
+    from .image.resolve import ResolvedImage, resolve_image
     from .net.config import HttpConfig
     from .progress import Event, Reporter
     from .python.compile import compile_lock as compile

@@ -15,17 +15,25 @@ __all__ = [
     "BuildError",
     "Conflict",
     "ConflictKind",
+    "DockerfileError",
     "IndexError_",
     "IndexResponseError",
     "InputError",
     "IntegrityError",
     "InvalidMetadataError",
+    "LayerError",
     "LockpinError",
+    "ManifestError",
     "NetworkError",
+    "NoSuchImageError",
     "NoSuchPackageError",
+    "NoSuchPlatformError",
     "NoSuchProjectError",
     "NoSuchVersionError",
     "OfflineError",
+    "PinError",
+    "RegistryAuthError",
+    "RegistryError",
     "ResolutionError",
     "UnsafeURLError",
 ]
@@ -50,11 +58,38 @@ class InputError(LockpinError, ValueError):
         super().__init__(f"{location}: {message}" if location else message)
 
 
-class NetworkError(LockpinError):
-    """A URL could not be fetched after every retry. ``url`` is redacted."""
+class DockerfileError(InputError):
+    """A Dockerfile that BuildKit would refuse (an unterminated heredoc, ``FROM``
+    without an image, an unknown flag or instruction), or one lockpin cannot
+    rewrite safely. ``location`` is ``"FILE:LINE"`` (``"<dockerfile>:LINE"``
+    when parsed from text without a file name); ``line`` is the 1-based line."""
 
-    def __init__(self, message: str, *, url: str) -> None:
+    def __init__(self, message: str, *, location: str | None = None, line: int = 0) -> None:
+        self.line = line
+        super().__init__(message, location=location)
+
+
+class PinError(LockpinError):
+    """A ``FROM`` of a Dockerfile could not be pinned because resolving its image
+    failed (``cause``: the registry's error, which names the reference).
+    ``location`` is ``"FILE:LINE"`` of the line that names the image; the exit
+    code is the cause's."""
+
+    def __init__(self, cause: LockpinError, *, location: str, reference: str) -> None:
+        self.cause = cause
+        self.location = location
+        self.reference = reference
+        self.exit_code = cause.exit_code
+        super().__init__(f"{location}: cannot pin {reference}: {cause}")
+
+
+class NetworkError(LockpinError):
+    """A URL could not be fetched after every retry. ``url`` is redacted; ``status``
+    is the HTTP status of the last answer when the failure was one (a 5xx, a 429)."""
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
         self.url = url
+        self.status = status
         super().__init__(message)
 
 
@@ -223,3 +258,65 @@ class OfflineError(LockpinError):
         super().__init__(
             f"--offline: {url} is not in the cache. Run once without --offline to fill it."
         )
+
+
+class RegistryError(LockpinError):
+    """An OCI registry refused or failed a request for an image.
+
+    ``reference`` is the image reference as lockpin normalised it
+    (``docker.io/library/python:3.12``); ``url`` is the redacted URL asked for;
+    ``status`` the HTTP status, when there was one."""
+
+    def __init__(
+        self, message: str, *, reference: str, url: str, status: int | None = None
+    ) -> None:
+        self.reference = reference
+        self.url = url
+        self.status = status
+        super().__init__(message)
+
+
+class NoSuchImageError(RegistryError):
+    """The registry does not know the repository, the tag or the digest (HTTP 404)."""
+
+
+class RegistryAuthError(RegistryError):
+    """The registry refused lockpin's credentials, or asked for some it does not have
+    (HTTP 401/403, or a token endpoint that refused)."""
+
+
+class ManifestError(LockpinError, ValueError):
+    """A manifest, index or image config does not parse, or has a media type lockpin
+    does not know. ``source`` names it (a reference or a redacted URL)."""
+
+    def __init__(self, message: str, *, source: str) -> None:
+        self.source = source
+        super().__init__(f"{source}: {message}")
+
+
+class NoSuchPlatformError(LockpinError):
+    """An image index has no manifest for the requested platform. ``available``
+    lists the platforms it does have (attestations left out), sorted."""
+
+    def __init__(self, *, reference: str, platform: str, available: tuple[str, ...]) -> None:
+        self.reference = reference
+        self.platform = platform
+        self.available = available
+        has = ", ".join(available) or "none"
+        super().__init__(
+            f"{reference} has no image for platform {platform}; it has: {has}. "
+            "Pass one of these with --platform."
+        )
+
+
+class LayerError(LockpinError):
+    """A layer of an image cannot be read: not a tar archive (or not in the
+    compression it claims), truncated, compressed with zstd where no zstd module
+    is installed, or holding a file lockpin needs over its size cap. ``layer`` is
+    the layer's digest, ``source`` the image it belongs to (a reference)."""
+
+    def __init__(self, message: str, *, layer: str, source: str = "") -> None:
+        self.layer = layer
+        self.source = source
+        where = f"{source}: layer {layer}" if source else f"layer {layer}"
+        super().__init__(f"{where}: {message}")

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from .._async import run_sync
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INSECURE_WARNING",
+    "AptBase",
     "AptCompileResult",
     "apt_compile",
     "default_keyring_digest",
@@ -65,6 +66,117 @@ class AptCompileResult:
     def changed(self) -> bool:
         """Whether the pins differ from the previous lock's (evidence aside)."""
         return self.previous is None or not self.previous.same_content(self.lock)
+
+
+class AptBase(Protocol):
+    """One platform of a base image as apt compile reads it
+    (:class:`lockpin.image.base.BaseImage`): ``platform`` (``linux/amd64``),
+    ``pinned`` (the reference with its digest), ``dpkg_status`` (the installed
+    set; ``None`` when the image has no dpkg), ``apt_distribution`` (``debian``,
+    ``ubuntu`` or ``None``), ``codename`` and ``snapshot`` (of its apt sources)."""
+
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def pinned(self) -> str: ...
+
+    @property
+    def dpkg_status(self) -> str | None: ...
+
+    @property
+    def apt_distribution(self) -> str | None: ...
+
+    @property
+    def codename(self) -> str: ...
+
+    @property
+    def snapshot(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _FromBase:
+    """What the base images decide: release, distribution, snapshot, the lock's
+    ``base`` value and each Debian architecture's installed packages."""
+
+    release: str
+    distro: str
+    snapshot: str | None
+    base_id: str
+    installed: dict[str, list[Package]]
+    platforms: list[str]
+    warnings: list[str]
+
+
+def _from_base(
+    bases: Sequence[AptBase],
+    *,
+    release: str | None,
+    distro: str | None,
+    snapshot: str | None,
+    mirror: str | None,
+) -> _FromBase:
+    from .distro import debian_arch
+    from .packages import parse_status
+
+    first = bases[0]
+    pinned = {b.pinned for b in bases}
+    if len(pinned) != 1:
+        raise InputError(f"the base images differ ({', '.join(sorted(pinned))}); name one.")
+    where = first.pinned
+    kinds = {b.apt_distribution for b in bases}
+    codenames = {b.codename for b in bases}
+    if None in kinds or len(kinds) != 1 or len(codenames) != 1 or not first.codename:
+        raise InputError(
+            f"the base image {where} is not a Debian or Ubuntu release lockpin can name "
+            "(its /etc/os-release gives no ID debian/ubuntu with a VERSION_CODENAME); "
+            "pass --release and --base-status instead."
+        )
+    image_release = first.codename
+    if release is not None and release.strip() != image_release:
+        raise InputError(
+            f"--release {release} disagrees with the base image {where}, which is "
+            f"{image_release}. Drop --release, or lock for another base."
+        )
+    image_distro = first.apt_distribution
+    assert image_distro is not None
+    if distro is not None and distro.strip().lower() != image_distro:
+        raise InputError(
+            f"--distro {distro} disagrees with the base image {where}, which is {image_distro}."
+        )
+    warnings: list[str] = []
+    stamps = sorted({b.snapshot for b in bases if b.snapshot})
+    if snapshot is None and mirror is None and stamps:
+        snapshot = stamps[0]
+        if len(stamps) > 1:
+            warnings.append(
+                f"the base image's platforms name different snapshots ({', '.join(stamps)}); "
+                f"using {stamps[0]}."
+            )
+    installed: dict[str, list[Package]] = {}
+    platforms: list[str] = []
+    for base in bases:
+        if base.dpkg_status is None:
+            raise InputError(
+                f"the base image {where} ({base.platform}) has no dpkg status "
+                "(/var/lib/dpkg/status): apt cannot tell what it has installed."
+            )
+        try:
+            installed[debian_arch(base.platform)] = parse_status(base.dpkg_status)
+        except ValueError as exc:
+            raise InputError(
+                f"the base image {where} ({base.platform}): its dpkg status does not parse ({exc})."
+            ) from exc
+        platforms.append(base.platform)
+    return _FromBase(
+        release=image_release,
+        distro=image_distro,
+        snapshot=snapshot,
+        base_id=f"image:{where}",
+        installed=installed,
+        platforms=platforms,
+        warnings=warnings,
+    )
 
 
 def _read_previous(existing: str | PathLike[str] | None) -> AptLock | None:
@@ -255,6 +367,7 @@ def apt_compile(
     insecure_skip_verify: bool = False,
     with_recommends: bool = False,
     base_status: str | PathLike[str] | None = None,
+    base_images: Sequence[AptBase] = (),
     existing: str | PathLike[str] | None = None,
     upgrade: bool = False,
     upgrade_packages: Sequence[str] = (),
@@ -269,7 +382,13 @@ def apt_compile(
     pins kept unless ``upgrade`` (all) or ``upgrade_packages`` (those names).
     Packages installed in the base are left out: those of ``base_status`` (the
     image's ``/var/lib/dpkg/status``), else the release's Essential and
-    ``Priority: required`` set. Raises :class:`~lockpin.errors.InputError` for
+    ``Priority: required`` set. ``base_images`` (one
+    :class:`~lockpin.image.base.BaseImage` per platform, from
+    :func:`lockpin.read_base`) decides instead: the release and distribution from
+    its os-release (an explicit ``release`` or ``distro`` must agree), the
+    snapshot its apt sources name (unless ``snapshot`` or ``mirror`` is given),
+    the platforms (when none are given) and each platform's installed set; the
+    lock's ``base`` records the pinned image. Raises :class:`~lockpin.errors.InputError` for
     bad input, :class:`~lockpin.errors.IntegrityError` for an archive that fails
     verification, :class:`~lockpin.errors.NoSuchPackageError` and
     :class:`~lockpin.errors.NoSuchVersionError` for a name or version no suite
@@ -285,6 +404,16 @@ def apt_compile(
         raise InputError(f"{src}: lists no package; add one package name per line.")
     previous = _read_previous(existing)
     warnings: list[str] = []
+    from_base: _FromBase | None = None
+    if base_images:
+        if base_status is not None:
+            raise InputError("--base and --base-status exclude each other: the image has one.")
+        from_base = _from_base(
+            base_images, release=release, distro=distro, snapshot=snapshot, mirror=mirror
+        )
+        release, distro, snapshot = from_base.release, from_base.distro, from_base.snapshot
+        platforms = list(platforms) or from_base.platforms
+        warnings.extend(from_base.warnings)
 
     if release is None:
         if previous is None:
@@ -317,7 +446,14 @@ def apt_compile(
         warnings.append(INSECURE_WARNING)
 
     installed_from_status: list[Package] | None = None
-    base_id = "default"
+    base_id = "default" if from_base is None else from_base.base_id
+    if from_base is not None:
+        missing = [p for p, arch in pairs if arch not in from_base.installed]
+        if missing:
+            raise InputError(
+                f"the base image was not read for {', '.join(missing)}: read it for every "
+                "platform of the lock."
+            )
     if base_status is not None:
         from .packages import parse_status
 
@@ -339,11 +475,12 @@ def apt_compile(
         from .resolve import base_from_archive, resolve
 
         universe = archive.universe(arch)
-        installed = (
-            installed_from_status
-            if installed_from_status is not None
-            else base_from_archive(universe)
-        )
+        if from_base is not None:
+            installed = from_base.installed[arch]
+        elif installed_from_status is not None:
+            installed = installed_from_status
+        else:
+            installed = base_from_archive(universe)
         preferences: dict[str, str] = {}
         if previous is not None and not upgrade and previous.release == release:
             preferences = dict(previous.pins(platform))

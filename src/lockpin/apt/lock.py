@@ -14,7 +14,8 @@ and date). Layout, written by :meth:`AptLock.to_toml`::
     components = ["main"]
     with-recommends = false
     requested = ["curl"]
-    base = "default"                       # or "status:<sha256 of the dpkg status>"
+    base = "default"                       # or "status:<sha256 of the dpkg status>", or
+                                           #   "image:<reference>@sha256:<digest>" (--base)
     snapshot = "20250520T000000Z"          # only for a snapshot lock
     command = "lockpin apt compile ..."
 
@@ -125,7 +126,10 @@ _COMPONENT = _SUITE
 _DISTRIBUTION = re.compile(r"[a-z][a-z0-9-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SNAPSHOT = re.compile(r"[0-9]{8}T[0-9]{6}Z")
-_BASE = re.compile(r"default|status:[0-9a-f]{64}")
+# "image:" + a pinned image reference (registry, path, tag: Docker's characters only)
+_BASE = re.compile(
+    r"default|status:[0-9a-f]{64}|image:[A-Za-z0-9][A-Za-z0-9._/:\[\]-]{0,400}@sha256:[0-9a-f]{64}"
+)
 # An InRelease Date / Valid-Until ("Sat, 10 May 2025 09:12:33 UTC").
 _DATE = re.compile(r"[A-Za-z0-9 :,+.()-]*")
 # The base name of a keyring file (never its directory: a path may say too much).
@@ -260,7 +264,9 @@ class AptLock:
     ``security_mirror`` and ``snapshot_url`` are the archive options compile was
     given (``None``: the distribution's default), ``snapshot`` the snapshot
     timestamp, ``base`` what was taken as installed (``"default"``: the release's
-    Essential/required set; ``"status:<sha256>"``: a dpkg status file),
+    Essential/required set; ``"status:<sha256>"``: a dpkg status file;
+    ``"image:<reference>@sha256:<digest>"``: each platform's dpkg status in that
+    base image, read by ``--base``),
     ``command`` the command line that wrote it. ``insecure_skip_verify``: the
     archive's signatures were not checked (an unsigned local mirror); ``verify``
     and the exported script then do not check them either, and say so.
@@ -748,7 +754,11 @@ def _validate(
         if not line or not _is_text(line):
             raise top(f"{line!r} is not a one-line package request", "requested")
     if not _BASE.fullmatch(lock.base):
-        raise top(f"{lock.base!r} is neither 'default' nor 'status:<sha256>'", "base")
+        raise top(
+            f"{lock.base!r} is neither 'default', 'status:<sha256>' nor "
+            "'image:<reference>@sha256:<digest>'",
+            "base",
+        )
     if lock.snapshot is not None and not _SNAPSHOT.fullmatch(lock.snapshot):
         raise top(f"{lock.snapshot!r} is not a snapshot timestamp (YYYYMMDDTHHMMSSZ)", "snapshot")
     for key, url in (

@@ -3,11 +3,11 @@
 No logic lives in the CLI: each command maps its arguments onto library values,
 calls one public function and prints the result. One module per command group:
 ``cli/python.py`` (``compile``, ``hash``, ``verify``), ``cli/apt.py`` (``apt
-compile|export|verify``); shared option groups in ``_options.py``, what is
-printed besides results in ``_output.py``. A new group (``lockpin image``)
-starts from ``_options.add_command_group`` and ends its commands in
-``_output.deliver_lock`` (compile: check, print or write the lock) and
-``_output.report_problems`` (verify).
+compile|export|verify``), ``cli/dockerfile.py`` (``dockerfile pin``),
+``cli/image.py`` (``image resolve``); shared option groups in ``_options.py``,
+what is printed besides results in ``_output.py``. A new group starts from
+``_options.add_command_group`` and ends its commands in ``_output.deliver_lock``
+(compile: check, print or write the lock) and ``_output.report_problems`` (verify).
 
 Exit codes: 0 success; 1 the check asked for failed (``verify`` found
 differences, ``compile --check`` found drift, ``hash`` found disagreeing hashes,
@@ -22,7 +22,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from . import apt, python
+from . import apt, dockerfile, image, python
 from ._options import setup_logging
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     python.add_commands(sub)
     apt.add_commands(sub)
+    dockerfile.add_commands(sub)
+    image.add_commands(sub)
     return parser
 
 

@@ -15,12 +15,15 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
 
+    from ..image.base import BaseImage
     from ..net.config import HttpConfig
+    from ..progress import Reporter
     from ..python.hashverify import IndexPrecedence
     from ..python.index import IndexConfig
     from ..python.target import Target
 
 __all__ = [
+    "add_base_options",
     "add_check_options",
     "add_command_group",
     "add_index_options",
@@ -29,6 +32,7 @@ __all__ = [
     "add_target_options",
     "add_upgrade_options",
     "add_verbosity",
+    "base_images",
     "command_line",
     "http_config",
     "index_config",
@@ -178,6 +182,75 @@ def add_target_options(p: argparse.ArgumentParser, *, what: str) -> None:
         help="target platform: linux/amd64, linux/arm64, linux/arm/v7 or a pip "
         "tag such as manylinux_2_28_x86_64",
     )
+
+
+def add_base_options(p: argparse.ArgumentParser, *, what: str) -> None:
+    """``--base IMAGE`` / ``--base-from DOCKERFILE[:STAGE]`` (read by :func:`base_images`)."""
+    g = p.add_argument_group("base image")
+    which = g.add_mutually_exclusive_group()
+    which.add_argument(
+        "--base",
+        metavar="IMAGE",
+        help=f"read {what} from this image (per --platform), e.g. python:3.12-slim@sha256:…",
+    )
+    which.add_argument(
+        "--base-from",
+        metavar="DOCKERFILE[:STAGE]",
+        help="like --base, with the pinned FROM image of a Dockerfile stage (default: the last)",
+    )
+    g.add_argument(
+        "--insecure-registry",
+        metavar="HOST",
+        action="append",
+        default=[],
+        help="allow plain http to this registry (loopback registries always are)",
+    )
+
+
+def base_images(
+    args: argparse.Namespace,
+    *,
+    platforms: Sequence[str] | None = None,
+    reporter: Reporter | None = None,
+) -> list[BaseImage]:
+    """The base image read once per platform (``platforms``, default ``--platform``);
+    empty without ``--base``/``--base-from``."""
+    from .. import read_base
+    from ..errors import InputError
+    from ..image.base import base_from_dockerfile
+
+    reference = args.base
+    platforms = list(args.platform if platforms is None else platforms)
+    option = "--base"
+    if args.base_from:
+        option = "--base-from"
+        reference, stage_platform = base_from_dockerfile(args.base_from)
+        if not platforms and stage_platform and "$" not in stage_platform:
+            platforms = [stage_platform]
+    if not reference:
+        return []
+    if not platforms:
+        raise InputError(
+            f"{option} needs the platform(s) to read the image for: --platform linux/amd64 "
+            "(repeatable)."
+        )
+    for platform in platforms:
+        if "/" not in platform:
+            raise InputError(
+                f"--platform {platform!r}: with {option}, name Docker platforms "
+                "(linux/amd64, linux/arm64); the wheel tags come from the image's C library."
+            )
+    config = http_config(args)
+    return [
+        read_base(
+            reference,
+            platform=platform,
+            http=config,
+            insecure_registries=tuple(args.insecure_registry),
+            reporter=reporter,
+        )
+        for platform in platforms
+    ]
 
 
 def add_verbosity(p: argparse.ArgumentParser) -> None:

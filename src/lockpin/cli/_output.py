@@ -145,18 +145,21 @@ def progress(*, quiet: bool) -> Iterator[ProgressLine | None]:
             line.close()
 
 
-def write_check_diff(output: str, current: str, wanted: str) -> None:
-    """The unified diff from the lockfile on disk to what would be written, on stdout."""
+def write_check_diff(output: str, current: str, wanted: str, *, after: str = "would write") -> None:
+    """The unified diff from the lockfile on disk to what would be written, on stdout
+    (``after`` labels the new side). A last line without a newline is marked as
+    diff marks it, so the next line of the diff does not run into it."""
     import difflib
 
-    sys.stdout.writelines(
-        difflib.unified_diff(
-            current.splitlines(keepends=True),
-            wanted.splitlines(keepends=True),
-            fromfile=f"{output} (current)",
-            tofile=f"{output} (would write)",
-        )
-    )
+    for line in difflib.unified_diff(
+        current.splitlines(keepends=True),
+        wanted.splitlines(keepends=True),
+        fromfile=f"{output} (current)",
+        tofile=f"{output} ({after})",
+    ):
+        sys.stdout.write(line)
+        if not line.endswith("\n"):
+            sys.stdout.write("\n\\ No newline at end of file\n")
 
 
 def read_current(path: str, *, what: str) -> str:

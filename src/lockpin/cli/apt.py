@@ -175,6 +175,9 @@ def _add_compile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         package_help="move this package's pin to the newest candidate (repeatable)",
     )
     opt.add_check_options(c, what="lock")
+    opt.add_base_options(
+        c, what="the release, snapshot and installed packages (instead of --base-status)"
+    )
     _add_archive_options(c)
     opt.add_net_options(c)
     opt.add_verbosity(c)
@@ -279,11 +282,14 @@ def run_compile(args: argparse.Namespace) -> int:
             raise InputError(f"{output}: directory {parent} does not exist; create it first.")
     existing = output if output != "-" and os.path.exists(output) else None
     with out.progress(quiet=args.quiet) as progress:
+        bases = opt.base_images(args, platforms=_platforms(args), reporter=progress)
+        out.warn_all(tuple(dict.fromkeys(w for b in bases for w in b.warnings)), quiet=args.quiet)
         result = apt_compile(
             src,
             release=args.release,
             distro=args.distro,
             platforms=_platforms(args),
+            base_images=bases,
             components=args.component,
             suites=args.suite,
             mirror=args.mirror,

@@ -172,6 +172,7 @@ def _add_compile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     c.add_argument("--no-annotate", action="store_true", help="omit the '# via' notes")
     opt.add_check_options(c, what="lockfile")
     opt.add_target_options(c, what="(default: the running interpreter)")
+    opt.add_base_options(c, what="the target's Python version and wheel platform tags")
     opt.add_index_options(c)
     opt.add_net_options(c)
     opt.add_verbosity(c)
@@ -286,13 +287,16 @@ def run_compile(args: argparse.Namespace) -> int:
     exclude_newer = parse_exclude_newer(args.exclude_newer) if args.exclude_newer else None
     index, precedence = opt.index_config(args)
     with out.progress(quiet=args.quiet) as progress:
+        bases = opt.base_images(args, reporter=progress)
+        out.warn_all(tuple(dict.fromkeys(w for b in bases for w in b.warnings)), quiet=args.quiet)
+        targets = [b.target(args.python_version) for b in bases] if bases else opt.targets(args)
         lock = compile_lock(
             src_files,
             constraints=args.constraint,
             extras=args.extra,
             all_extras=args.all_extras,
             groups=args.group,
-            targets=opt.targets(args),
+            targets=targets,
             index=index,
             index_precedence=precedence,
             pre=args.pre,
@@ -305,7 +309,11 @@ def run_compile(args: argparse.Namespace) -> int:
             http=opt.http_config(args),
             reporter=progress,
         )
-    lock = dataclasses.replace(lock, command=opt.command_line(args.argv))
+    lock = dataclasses.replace(
+        lock,
+        command=opt.command_line(args.argv),
+        bases=tuple(b.describe() for b in bases),
+    )
     out.warn_all(lock.warnings, quiet=args.quiet)
     if args.format == "pylock":
         text = lock.to_pylock(target_hashes_only=args.target_hashes_only)

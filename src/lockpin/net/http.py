@@ -140,16 +140,19 @@ def _retry_after(value: str | None, *, now: float | None = None) -> float | None
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
-def _gave_up(url: str, attempts: int, last: str) -> NetworkError:
+def _gave_up(url: str, attempts: int, last: str, status: int | None = None) -> NetworkError:
     return NetworkError(
         f"GET {redact_url(url)} failed after {attempts} attempt(s): {last}. "
         "Check the URL and your network or proxy settings, then retry.",
         url=redact_url(url),
+        status=status,
     )
 
 
 def _status_error(url: str, status: int) -> NetworkError:
-    return NetworkError(f"GET {redact_url(url)} answered HTTP {status}.", url=redact_url(url))
+    return NetworkError(
+        f"GET {redact_url(url)} answered HTTP {status}.", url=redact_url(url), status=status
+    )
 
 
 class _Sink(Protocol):
@@ -281,11 +284,14 @@ class _Attempts:
         self.total = http.config.retries + 1
         self.used = 0
 
-    async def failed(self, last: str, *, retry_after: float | None = None) -> None:
-        """Record a failed attempt; back off before the next, or give up."""
+    async def failed(
+        self, last: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        """Record a failed attempt; back off before the next, or give up (``status``:
+        the HTTP status that failed it, if any, kept on the final error)."""
         self.used += 1
         if self.used >= self.total:
-            raise _gave_up(self.url, self.total, last)
+            raise _gave_up(self.url, self.total, last, status)
         config = self.http.config
         delay = config.backoff * (2 ** (self.used - 1)) * (0.5 + random.random())
         if retry_after is not None:
@@ -518,6 +524,7 @@ class Http:
         limit: int,
         what: str,
         require_ok: bool,
+        method: Literal["GET", "HEAD"] = "GET",
     ) -> AsyncIterator[bytes]:
         """The body of ONE response to ``GET url``, in chunks.
 
@@ -530,25 +537,31 @@ class Http:
         and decoded bytes count against ``limit`` too; a response with stacked or
         unrequested content codings is refused unread.
         With ``require_ok``, any status but 200/206 is a :class:`NetworkError`.
+        A caller's own ``Authorization`` header (a registry's bearer token) wins over
+        credentials of the URL or netrc. ``method="HEAD"`` reads no body.
         """
         import httpx
 
         bare, auth = self._auth_for(url)
+        if any(key.lower() == "authorization" for key in headers):
+            auth = None
         client = self._get_client()
         while True:
             received = 0
             last = ""
             retry_after: float | None = None
+            status: int | None = None
             try:
                 self.requests += 1
                 async with client.stream(
-                    "GET", bare, headers=dict(headers), auth=auth or httpx.USE_CLIENT_DEFAULT
+                    method, bare, headers=dict(headers), auth=auth or httpx.USE_CLIENT_DEFAULT
                 ) as resp:
                     head.url = str(resp.url)
                     head.status = resp.status_code
                     head.headers = {k.lower(): v for k, v in resp.headers.items()}
                     if resp.status_code in _RETRY_STATUSES:
                         last = f"HTTP {resp.status_code}"
+                        status = resp.status_code
                         if resp.status_code in _RETRY_AFTER_STATUSES:
                             retry_after = _retry_after(resp.headers.get("retry-after"))
                     elif require_ok and resp.status_code not in {200, 206}:
@@ -557,6 +570,8 @@ class Http:
                         # A 304 may state the length of the 200 it stands for (RFC 9110 8.6).
                         bodiless = resp.status_code in {204, 304}
                         declared = None if bodiless else _content_length(resp)
+                        if method == "HEAD":
+                            return
                         if declared is not None and declared > limit:
                             raise too_large(url, limit, what, declared=declared)
                         coding = _content_coding(url, resp.headers)
@@ -621,7 +636,7 @@ class Http:
                 raise NetworkError(
                     f"GET {redact_url(url)} failed: {_describe(exc)}", url=redact_url(url)
                 ) from exc
-            await attempts.failed(last, retry_after=retry_after)
+            await attempts.failed(last, retry_after=retry_after, status=status)
 
     async def _fetch(
         self,
@@ -632,6 +647,7 @@ class Http:
         what: str,
         sink: Callable[[], _S],
         require_ok: bool = False,
+        method: Literal["GET", "HEAD"] = "GET",
     ) -> tuple[_Head, _S, int]:
         """GET ``url`` into a fresh ``sink()`` per attempt; a failure part-way through
         the body starts over from byte 0 (counted as a retry), so the sink returned
@@ -643,7 +659,14 @@ class Http:
             size = 0
             try:
                 async for chunk in self._chunks(
-                    url, headers, attempts, head, limit=limit, what=what, require_ok=require_ok
+                    url,
+                    headers,
+                    attempts,
+                    head,
+                    limit=limit,
+                    what=what,
+                    require_ok=require_ok,
+                    method=method,
                 ):
                     target.update(chunk)
                     size += len(chunk)
@@ -656,11 +679,30 @@ class Http:
             return head, target, size
 
     async def _fetch_response(
-        self, url: str, headers: Mapping[str, str], *, limit: int, what: str
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        limit: int,
+        what: str,
+        method: Literal["GET", "HEAD"] = "GET",
     ) -> Response:
-        head, body, _size = await self._fetch(url, headers, limit=limit, what=what, sink=_Buffer)
+        head, body, _size = await self._fetch(
+            url, headers, limit=limit, what=what, sink=_Buffer, method=method
+        )
         return Response(
             url=head.url, status=head.status, content=bytes(body.data), headers=head.headers
+        )
+
+    async def head(self, url: str, *, headers: Mapping[str, str] | None = None) -> Response:
+        """A HEAD request, retried like :meth:`get`; the response has no content.
+        Every status is returned as-is (5xx and 429 after the retries raise), so
+        callers can tell 404 from 401. Never cached."""
+        if self.config.offline:
+            raise OfflineError(redact_url(url))
+        self.check_url(url)
+        return await self._fetch_response(
+            url, dict(headers or {}), limit=0, what="a HEAD response", method="HEAD"
         )
 
     async def get_range(
@@ -693,9 +735,16 @@ class Http:
             what="a range response",
         )
 
-    async def stream(self, url: str, *, max_bytes: int | None = None) -> AsyncIterator[bytes]:
+    async def stream(
+        self,
+        url: str,
+        *,
+        max_bytes: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[bytes]:
         """Yield the body of ``url`` in chunks (at most ``max_bytes``, default
-        ``config.max_download_bytes``).
+        ``config.max_download_bytes``), sending ``headers`` with the request
+        (``Authorization`` among them is dropped by a redirect to another origin).
 
         Retries happen only before the first byte is yielded: a failure after it
         ends the stream with a :class:`NetworkError`, so a consumer never sees
@@ -716,7 +765,13 @@ class Http:
         attempts = _Attempts(self, url)
         try:
             async for chunk in self._chunks(
-                url, {}, attempts, _Head(), limit=limit, what="a download", require_ok=True
+                url,
+                dict(headers or {}),
+                attempts,
+                _Head(),
+                limit=limit,
+                what="a download",
+                require_ok=True,
             ):
                 yield chunk
         except _Interrupted as exc:
@@ -727,19 +782,30 @@ class Http:
             ) from exc
 
     async def _whole(
-        self, url: str, sink: Callable[[], _S], *, size: int | None, max_bytes: int | None
+        self,
+        url: str,
+        sink: Callable[[], _S],
+        *,
+        size: int | None,
+        max_bytes: int | None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[_S, int]:
         """The whole body of ``url`` in one fresh ``sink()``, and its length, checked
         against ``size`` (a declared size over the cap is refused before any request)."""
         limit = self.config.max_download_bytes if max_bytes is None else max_bytes
         if size is not None and size > limit:
             raise too_large(url, limit, "a download", declared=size)
-        target, length = await self._whole_unchecked(url, sink, limit=limit)
+        target, length = await self._whole_unchecked(url, sink, limit=limit, headers=headers)
         _check_size(url, length, size)
         return target, length
 
     async def _whole_unchecked(
-        self, url: str, sink: Callable[[], _S], *, limit: int
+        self,
+        url: str,
+        sink: Callable[[], _S],
+        *,
+        limit: int,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[_S, int]:
         if url.startswith("file:"):
             target = sink()
@@ -752,7 +818,7 @@ class Http:
             raise OfflineError(redact_url(url))
         self.check_url(url)
         _head, target, size = await self._fetch(
-            url, {}, limit=limit, what="a download", sink=sink, require_ok=True
+            url, dict(headers or {}), limit=limit, what="a download", sink=sink, require_ok=True
         )
         return target, size
 
@@ -763,6 +829,7 @@ class Http:
         sha256: str | None = None,
         size: int | None = None,
         max_bytes: int | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> bytes:
         """The whole body of url. A failure mid-body restarts the download from byte 0
         with a fresh buffer (counted as a retry). The body length is checked against the
@@ -770,8 +837,11 @@ class Http:
         mismatch raises IntegrityError naming the redacted URL, expected and actual values
         (never retried silently into success, never cached). Over max_bytes (default:
         ``config.max_download_bytes``, 1 GiB) -> NetworkError naming the URL and the
-        limit, without reading the rest."""
-        body, _length = await self._whole(url, _Buffer, size=size, max_bytes=max_bytes)
+        limit, without reading the rest. ``headers`` go with the request (and its
+        retries; ``Authorization`` is dropped by a redirect to another origin)."""
+        body, _length = await self._whole(
+            url, _Buffer, size=size, max_bytes=max_bytes, headers=headers
+        )
         data = bytes(body.data)
         if sha256 is not None:
             actual = hashlib.sha256(data).hexdigest()

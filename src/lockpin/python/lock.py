@@ -117,6 +117,9 @@ class Lock:
     index: IndexConfig = field(default_factory=IndexConfig)
     command: str | None = None
     warnings: tuple[str, ...] = ()
+    #: the base images the targets were read from (``BaseImage.describe()`` lines),
+    #: recorded in the header; set like ``command``, after the resolution
+    bases: tuple[str, ...] = ()
 
     def get(self, name: str) -> LockedPackage | None:
         from packaging.utils import canonicalize_name
@@ -138,6 +141,9 @@ class Lock:
             lines.extend(f"#   {_comment(t.describe())}" for t in self.targets)
         if self.command:
             lines += ["# by the following command:", "#", f"#    {_comment(self.command)}", "#"]
+        if self.bases:
+            lines.extend(f"# base image: {_comment(b)}" for b in self.bases)
+            lines.append("#")
         if self.exclude_newer is not None:
             lines.append(f"# exclude-newer: {format_exclude_newer(self.exclude_newer)}")
         indexes = self.index.indexes

@@ -1,0 +1,167 @@
+"""The Dockerfile commands: ``lockpin dockerfile pin``.
+
+One command group, one module (as ``cli/apt.py``). ``pin`` maps its arguments
+onto :func:`lockpin.pin_dockerfile`, prints the diff of what it changes and
+writes the file atomically; lockpin's library modules are imported inside the
+``run_*`` functions only. :func:`make_resolver` is the seam the tests replace
+to run the command against an in-memory registry.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from . import _options as opt
+from . import _output as out
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..image.pin import Resolver
+
+__all__ = ["add_commands", "make_resolver", "run_pin"]
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = opt.add_command_group(
+        sub,
+        "dockerfile",
+        help="pin the base images of a Dockerfile by digest",
+        description="Rewrite the FROM lines of a Dockerfile to name:tag@sha256:… "
+        "(the tag kept as the label), resolved at the registry.",
+    )
+    _add_pin(group)
+
+
+_PIN_EPILOG = """\
+Every FROM becomes name:tag@sha256:… (the index digest of a multi-platform image, so
+the image stays buildable for every platform); scratch and earlier stages are left
+alone; FROM ${BASE} pins the default of ARG BASE. Digests already there are kept
+unless --update. FROM lines that cannot be pinned in the file (a variable without a
+default, an image built from several variables) are reported as warnings.
+
+examples:
+  lockpin dockerfile pin                       # ./Dockerfile
+  lockpin dockerfile pin docker/app.Dockerfile --platform linux/amd64 --platform linux/arm64
+  lockpin dockerfile pin --update              # move every pin to what its tag is now
+  lockpin dockerfile pin --check               # in CI: exit 1 if a FROM is not pinned
+
+exit status: 0 written or up to date; 1 --check found something to pin; 2 bad input
+(a Dockerfile that does not parse, a bad reference), an image or platform the
+registry does not have, or a network error. The Dockerfile is untouched on failure.
+"""
+
+
+def _add_pin(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    import argparse
+
+    p = sub.add_parser(
+        "pin",
+        help="rewrite every FROM to name:tag@sha256:…",
+        description="Resolve the image of every FROM at its registry and pin it by\n"
+        "digest, keeping the tag; everything else in the file stays byte for byte.",
+        epilog=_PIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(run=run_pin, allow_insecure_host=[])
+    p.add_argument(
+        "dockerfile",
+        nargs="?",
+        default="Dockerfile",
+        metavar="DOCKERFILE",
+        help="(default: ./Dockerfile)",
+    )
+    p.add_argument(
+        "--platform",
+        metavar="PLATFORM",
+        action="append",
+        default=[],
+        help="check that every image has this platform, e.g. linux/arm64 (repeatable); "
+        "the pin stays the multi-platform index",
+    )
+    p.add_argument(
+        "--update",
+        action="store_true",
+        help="move existing digests to what their tags point at now (prints old -> new)",
+    )
+    p.add_argument(
+        "--build-arg",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="a build arg, as given to docker build, for expanding FROM lines (repeatable)",
+    )
+    opt.add_check_options(p, what="Dockerfile")
+    g = p.add_argument_group("registry")
+    g.add_argument(
+        "--insecure-registry",
+        metavar="HOST",
+        action="append",
+        default=[],
+        help="allow plain http to this registry (loopback registries always are)",
+    )
+    opt.add_net_options(p)
+    opt.add_verbosity(p)
+
+
+def _build_args(values: list[str]) -> dict[str, str]:
+    """``--build-arg NAME=VALUE`` (or ``NAME``: the value of $NAME, as docker
+    build takes it; skipped when unset)."""
+    from ..errors import InputError
+
+    result: dict[str, str] = {}
+    for value in values:
+        name, eq, given = value.partition("=")
+        if not name:
+            raise InputError(f"--build-arg {value!r}: write NAME=VALUE.")
+        if eq:
+            result[name] = given
+        elif name in os.environ:
+            result[name] = os.environ[name]
+    return result
+
+
+def make_resolver(args: argparse.Namespace) -> Resolver:
+    """The registry, with the network options of ``args``."""
+    from ..image.pin import RegistryResolver
+
+    return RegistryResolver(
+        http=opt.http_config(args), insecure_registries=tuple(args.insecure_registry)
+    )
+
+
+def run_pin(args: argparse.Namespace) -> int:
+    from .. import pin_dockerfile
+    from .._io import atomic_write
+
+    path = args.dockerfile
+    result = pin_dockerfile(
+        path,
+        resolver=make_resolver(args),
+        platforms=tuple(args.platform),
+        update=args.update,
+        build_args=_build_args(args.build_arg),
+    )
+    out.warn_all((str(u) for u in result.unpinned), quiet=args.quiet)
+    if result.unchanged:
+        out.note(f"{path}: every FROM that can be pinned is pinned.", quiet=args.quiet)
+        return 0
+    if args.check:
+        out.write_check_diff(path, result.original, result.text)
+        again = " --update" if args.update else ""
+        out.note(f"{path} has FROM lines to pin; run 'lockpin dockerfile pin{again} {path}'.")
+        return 1
+    if args.dry_run:
+        out.write_check_diff(path, result.original, result.text)
+        return 0
+    atomic_write(path, result.text)
+    out.write_check_diff(path, result.original, result.text, after="pinned")
+    for change in result.changes:
+        if change.old_digest is not None:
+            out.note(
+                f"{path}:{change.line}: {change.old}: {change.old_digest} -> {change.new_digest}",
+                quiet=args.quiet,
+            )
+    out.note(f"{path}: {len(result.changes)} reference(s) pinned.", quiet=args.quiet)
+    return 0
