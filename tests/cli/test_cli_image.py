@@ -17,6 +17,7 @@ from support import run_cli
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from fixtures.registry_plugin import OciRegistry
     from support import CliRun
@@ -174,3 +175,24 @@ def test_help_lists_the_group(capsys: pytest.CaptureFixture[str]) -> None:
     result = run_cli(capsys, "image")
     assert result.code == 2
     assert "resolve" in result.err
+
+
+def test_credentials_stay_out_of_verbose_output(
+    capsys: pytest.CaptureFixture[str], oci_registry: OciRegistry, docker_config: Path
+) -> None:
+    import base64
+    import logging
+
+    from fixtures.registry import PASSWORD, USER
+
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    (docker_config / "config.json").write_text(
+        json.dumps({"auths": {oci_registry.basic.host: {"auth": auth}}})
+    )
+    ref = oci_registry.ref("public/multi:1", registry=oci_registry.basic)
+    result = run_cli(capsys, "image", "resolve", ref, "-vvv", "--retries", "0")
+    assert result.code == 0, result.err
+    assert PASSWORD not in result.both
+    assert auth not in result.both
+    # hpack logs encoded request headers at DEBUG: kept quiet even at -vvv.
+    assert logging.getLogger("hpack").getEffectiveLevel() >= logging.WARNING

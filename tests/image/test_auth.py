@@ -3,19 +3,23 @@ credHelpers, credsStore, $DOCKER_CONFIG), secrets kept out of reprs and errors."
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import TYPE_CHECKING
 
 import pytest
 
-from lockpin.errors import InputError
+from fixtures.http_server import LoopbackServer, Response
+from lockpin.errors import InputError, RegistryAuthError
 from lockpin.image.auth import (
+    Authenticator,
     Challenge,
     DockerConfigCredentials,
     RegistryCredentials,
     parse_challenges,
 )
+from lockpin.net.http import Http, HttpConfig
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -189,3 +193,93 @@ def test_secrets_stay_out_of_repr() -> None:
     assert "pa55word" not in repr(creds)
     assert "id-token-xyz" not in repr(creds)
     assert creds.basic_header() == "Basic " + _b64("user:pa55word")
+
+
+# -- tokens, against a loopback token endpoint ---------------------------------------------------
+
+
+class _Realm(LoopbackServer):
+    """``/token`` answers ``self.body``; the request log shows what was asked."""
+
+    body = b'{"token": "t1", "expires_in": 100}'
+
+    def _route(self, path: str, query: str, headers: dict[str, str]) -> Response:
+        return Response(200, self.body, {"Content-Type": "application/json"})
+
+
+def _authorize(
+    realm: _Realm,
+    *,
+    clock: list[float] | None = None,
+    creds: RegistryCredentials | None = None,
+    times: int = 1,
+    realm_url: str | None = None,
+) -> list[str]:
+    now = clock or [0.0]
+
+    class Store:
+        def get(self, registry: str) -> RegistryCredentials | None:
+            return creds
+
+        def describe(self, registry: str) -> str:
+            return "the test store"
+
+    async def go() -> list[str]:
+        async with Http(HttpConfig(retries=0, use_netrc=False)) as http:
+            auth = Authenticator(http, Store(), clock=lambda: now[0])
+            challenge = Challenge(
+                "bearer", {"realm": realm_url or f"{realm.url}/token", "service": "svc"}
+            )
+            values = []
+            for _ in range(times):
+                values.append(
+                    await auth.authorize(
+                        challenge, registry="r", scope="repository:a:pull", reference="r/a:1"
+                    )
+                )
+                now[0] += 60
+            return values
+
+    return asyncio.run(go())
+
+
+def test_tokens_are_cached_until_they_expire() -> None:
+    with _Realm() as realm:
+        assert _authorize(realm, times=3) == ["Bearer t1"] * 3
+        # 0 s and 60 s use the first token; at 120 s (expires_in 100) a new one is asked
+        assert len(realm.requests) == 2
+        assert "scope=repository%3Aa%3Apull" in realm.requests[0].path
+        assert "service=svc" in realm.requests[0].path
+        assert "authorization" not in realm.requests[0].headers
+
+
+def test_credentials_go_to_the_realm_as_basic_auth() -> None:
+    with _Realm() as realm:
+        _authorize(realm, creds=RegistryCredentials("u", "p"))
+        assert realm.requests[0].headers["authorization"] == "Basic " + _b64("u:p")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"<html>", "not JSON"),
+        (b"[]", "not a JSON object"),
+        (b'{"token": ""}', "no usable token"),
+        (b'{"token": "a b"}', "no usable token"),
+        (b'{"access_token": 5}', "no usable token"),
+    ],
+)
+def test_bad_token_answers(body: bytes, reason: str) -> None:
+    with _Realm() as realm:
+        realm.body = body
+        with pytest.raises(RegistryAuthError, match=reason):
+            _authorize(realm)
+
+
+def test_an_unusable_realm_and_identity_tokens() -> None:
+    with _Realm() as realm:
+        with pytest.raises(RegistryAuthError, match="unusable token service"):
+            _authorize(realm, realm_url="file:///etc/passwd")
+        with pytest.raises(RegistryAuthError, match="identity tokens"):
+            _authorize(realm, creds=RegistryCredentials(identity_token="x", source="cfg"))
+        assert realm.requests == []

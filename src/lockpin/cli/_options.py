@@ -332,8 +332,11 @@ def setup_logging(args: argparse.Namespace) -> None:
         level = logging.DEBUG
     logging.basicConfig(level=level, format="lockpin: %(message)s", stream=sys.stderr)
     if args.verbose < 3:
-        for noisy in ("httpx", "httpcore", "hpack", "h2"):
+        for noisy in ("httpx", "httpcore", "h2"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Never below WARNING, even at -vvv: hpack's debug lines hold the encoded request
+    # headers, Authorization (tokens, basic credentials) included.
+    logging.getLogger("hpack").setLevel(logging.WARNING)
 
 
 # -- the command line recorded in a lock's header ------------------------------------------------

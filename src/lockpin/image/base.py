@@ -822,18 +822,11 @@ async def _read_from_registry(
     insecure_registries: Sequence[str],
     reporter: Reporter | None,
 ) -> BaseImage:
-    import dataclasses
-
-    from ..net.config import HttpConfig
     from ..net.http import Http
     from .registry import Registry
+    from .resolve import registry_http_config
 
-    config = http or HttpConfig()
-    if insecure_registries:
-        config = dataclasses.replace(
-            config,
-            allow_insecure_hosts=config.allow_insecure_hosts | frozenset(insecure_registries),
-        )
+    config = registry_http_config(http, insecure_registries)
     async with Http(config) as client:
         registry = Registry(client, insecure_registries=insecure_registries)
         return await read_base_async(
