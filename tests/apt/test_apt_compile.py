@@ -17,7 +17,7 @@ import pytest
 
 import lockpin
 from fixtures.apt_archive import build_archive, replace_suite, standard_suites
-from fixtures.apt_support import compile_from
+from fixtures.apt_support import OLD_BASE, compile_from, status_text
 from lockpin.errors import (
     InputError,
     NoSuchPackageError,
@@ -41,30 +41,9 @@ def pins(result: AptCompileResult, platform: str = "linux/amd64") -> dict[str, s
 
 def status_file(tmp_path: Path, installed: Mapping[str, tuple[str, str]]) -> Path:
     """A dpkg status file of ``installed`` (name -> (version, architecture))."""
-    stanzas = []
-    for name, (version, arch) in installed.items():
-        multi_arch = "Multi-Arch: same\n" if name.startswith("lib") else ""
-        stanzas.append(
-            f"Package: {name}\nStatus: install ok installed\nPriority: required\n"
-            f"Architecture: {arch}\n{multi_arch}Version: {version}\n"
-            f"Description: installed {name}\n"
-        )
     path = tmp_path / "status"
-    path.write_text("\n".join(stanzas))
+    path.write_text(status_text(installed))
     return path
-
-
-#: A base image's packages, older than the archive's (libtiny6 below what
-#: mta-light needs, tzinfo older than -updates').
-OLD_BASE = {
-    "base-tiny": ("1.0", "amd64"),
-    "libtiny6": ("1.9-1", "amd64"),
-    "tiny-data": ("1.0", "all"),
-    "tinysh": ("5.2-1", "amd64"),
-    "nawk": ("1.3.4-3", "amd64"),
-    "tzinfo": ("2023c-8", "all"),
-    "tiny-debconf": ("1.5.82", "all"),
-}
 
 
 # -- resolution through the archive --------------------------------------------------------------

@@ -63,14 +63,18 @@ import shlex
 import subprocess
 import sys
 import urllib.request
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
 
 import pytest
 
 import lockpin
+from fixtures.apt_live import (
+    PLATFORM,
+    LiveRelease,
+    bookworm_release,
+    closure_differences,
+    lock_plan,
+)
 from fixtures.aptget import AptGetRoot, AptSource
 from fixtures.minbase import chroot, installed, minbase_root, private_copy
 from lockpin.apt.lock import AptLock
@@ -78,15 +82,12 @@ from lockpin.net.config import HttpConfig
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
 pytestmark = pytest.mark.network
 
-DEBIAN = "http://deb.debian.org/debian"
-DEBIAN_SECURITY = "http://deb.debian.org/debian-security"
-DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 UBUNTU = "http://archive.ubuntu.com/ubuntu"
 UBUNTU_SECURITY = "http://security.ubuntu.com/ubuntu"
-PLATFORM = "linux/amd64"
 
 
 def fetch(url: str) -> bytes:
@@ -95,128 +96,16 @@ def fetch(url: str) -> bytes:
     return data
 
 
-# -- the two sides ----------------------------------------------------------------------
-
-
-@dataclass
-class LiveRelease:
-    """One release as both sides see it: lockpin's options and an updated apt-get root
-    planning against the same base status."""
-
-    release: str
-    status: Path
-    apt: AptGetRoot
-    http: HttpConfig
-    keyring: Path | None = None
-    components: tuple[str, ...] = ()
-
-    def compile(
-        self,
-        names: Sequence[str],
-        directory: Path,
-        *,
-        with_recommends: bool = False,
-        refresh: bool = False,
-    ) -> AptLock:
-        src = directory / "apt.in"
-        src.write_text("".join(f"{name}\n" for name in names))
-        http = dataclasses.replace(self.http, refresh=True) if refresh else self.http
-        result = lockpin.apt_compile(
-            src,
-            release=self.release,
-            platforms=[PLATFORM],
-            components=self.components,
-            keyring=self.keyring,
-            base_status=self.status,
-            with_recommends=with_recommends,
-            http=http,
-        )
-        return result.lock
-
-    def stale_suites(self, lock: AptLock) -> list[str]:
-        """The suites whose InRelease lockpin read differs from apt-get's."""
-        lists = self.apt.directory / "var/lib/apt/lists"
-        stale = []
-        for record in lock.suites:
-            # apt's list file name: the URL without its scheme, "/" written "_"
-            url = f"{record.url}/dists/{record.suite}/InRelease"
-            path = lists / url.split("://", 1)[1].replace("/", "_")
-            if (
-                not path.exists()
-                or hashlib.sha256(path.read_bytes()).hexdigest() != record.inrelease_sha256
-            ):
-                stale.append(record.suite)
-        return stale
-
-    def compile_in_step(
-        self, names: Sequence[str], directory: Path, *, with_recommends: bool = False
-    ) -> AptLock:
-        """:meth:`compile`, with apt-get's lists holding the very InRelease files
-        lockpin resolved from (see the module docstring)."""
-        lock = self.compile(names, directory, with_recommends=with_recommends)
-        if self.stale_suites(lock):
-            self.apt.update()
-            if self.stale_suites(lock):
-                lock = self.compile(names, directory, with_recommends=with_recommends, refresh=True)
-        stale = self.stale_suites(lock)
-        assert not stale, f"lockpin and apt-get read different InRelease files for {stale}"
-        return lock
-
-    def plan(self, names: Sequence[str], *, recommends: bool) -> dict[str, tuple[str, str | None]]:
-        """apt-get's plan: ``{name: (version, installed version it upgrades)}``."""
-        plan = self.apt.simulate_install(names, recommends=recommends)
-        assert not plan.removes, plan.output
-        return plan.installs
-
-    def files(self, lock: AptLock) -> dict[str, tuple[str, str, int, str]]:
-        """``{name: (URL, file name, size, sha256)}`` of the pins as apt sees them: URL,
-        file and size from ``apt-get download --print-uris`` (whose hash is the
-        strongest the index has: SHA512 on Ubuntu), the sha256 from the index
-        stanzas ``apt-cache show`` prints."""
-        pins = [p.pin for p in lock.packages_for(PLATFORM)]
-        output = self.apt.run("download", "--print-uris", *pins)
-        uris: dict[str, tuple[str, str, int]] = {}
-        for line in output.splitlines():
-            if match := re.fullmatch(r"'(\S+)' (\S+) (\d+) SHA\d+:[0-9a-f]+", line):
-                uris[match[2].split("_", 1)[0]] = (unquote(match[1]), match[2], int(match[3]))
-        show = subprocess.run(
-            ["apt-cache", "show", *pins],
-            env=self.apt.environ(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
-        sha256: dict[str, set[str]] = {}
-        for stanza in show.stdout.split("\n\n"):
-            fields = dict(re.findall(r"^(Package|SHA256): (\S+)$", stanza, re.MULTILINE))
-            if fields:
-                sha256.setdefault(fields["Package"], set()).add(fields["SHA256"])
-        found: dict[str, tuple[str, str, int, str]] = {}
-        for name, (url, file, size) in uris.items():
-            # one version in several suites is one file: one sha256
-            assert len(sha256.get(name, ())) == 1, (name, sha256.get(name))
-            found[name] = (url, file, size, next(iter(sha256[name])))
-        return found
-
-
-def lock_plan(lock: AptLock) -> dict[str, tuple[str, str | None]]:
-    return {p.name: (p.version, p.upgrade_of) for p in lock.packages_for(PLATFORM)}
+# -- the two sides (fixtures.apt_live) ------------------------------------------------------
 
 
 def assert_same_closure(
     live: LiveRelease, names: Sequence[str], tmp_path: Path, *, recommends: bool = False
 ) -> AptLock:
     lock = live.compile_in_step(names, tmp_path, with_recommends=recommends)
-    ours = lock_plan(lock)
-    theirs = live.plan(names, recommends=recommends)
-    differ = {
-        name: {"lockpin": ours.get(name), "apt-get": theirs.get(name)}
-        for name in sorted(set(ours) | set(theirs))
-        if ours.get(name) != theirs.get(name)
-    }
+    differ = closure_differences(lock_plan(lock), live.plan(names, recommends=recommends))
     assert not differ, f"closure of {' '.join(names)} differs from apt-get's: {differ}"
-    assert set(names) <= set(ours)
+    assert set(names) <= set(lock_plan(lock))
     # and the files: name, size and sha256 as apt-get would fetch them, from the same
     # URL (of a version two suites carry, the first suite in sources.list order)
     theirs_files = live.files(lock)
@@ -263,18 +152,11 @@ def bookworm(
     lockpin_http: HttpConfig,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> LiveRelease:
-    status = debian_minbase_root / "var/lib/dpkg/status"
-    apt = AptGetRoot(
+    return bookworm_release(
+        debian_minbase_root / "var/lib/dpkg/status",
         tmp_path_factory.mktemp("apt-bookworm"),
-        architecture="amd64",
-        sources=[
-            AptSource(DEBIAN, ("bookworm", "bookworm-updates"), keyring=DEBIAN_KEYRING),
-            AptSource(DEBIAN_SECURITY, ("bookworm-security",), keyring=DEBIAN_KEYRING),
-        ],
-        status=status,
+        lockpin_http,
     )
-    apt.update()
-    return LiveRelease("bookworm", status, apt, lockpin_http)
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from fixtures.base_images import (
-    BOOKWORM,
+from fixtures.oci import (
+    OCI_CONFIG,
+    OS_RELEASE,
     SNAPSHOT_SOURCES,
-    descriptor,
-    image,
+    Entry,
+    File,
+    LayoutWriter,
+    Symlink,
     sample_layout,
-    write_layout,
 )
 from lockpin.errors import InputError, IntegrityError, NoSuchPlatformError
 from lockpin.image.base import (
@@ -118,38 +120,29 @@ def test_garbage_in_place_of_a_layer_is_an_integrity_error(layout: Path) -> None
 
 
 def test_a_wrong_diff_id_is_refused(tmp_path: Path) -> None:
-    root = tmp_path / "l"
-    root.mkdir()
-    desc = image(root, [[("etc/os-release", BOOKWORM)]])
-    manifest = json.loads((root / "blobs" / "sha256" / desc["digest"][7:]).read_bytes())
-    config_path = root / "blobs" / "sha256" / manifest["config"]["digest"][7:]
-    config = json.loads(config_path.read_bytes())
+    w = LayoutWriter(tmp_path / "l")
+    desc = w.image(layers=[[File("etc/os-release", OS_RELEASE)]])
+    manifest = json.loads(w.read(desc))
+    config = json.loads(w.read(manifest["config"]))
     config["rootfs"]["diff_ids"] = ["sha256:" + "0" * 64]
-    manifest["config"] = descriptor(
-        root, "application/vnd.oci.image.config.v1+json", json.dumps(config).encode()
-    )
-    desc = descriptor(root, desc["mediaType"], json.dumps(manifest).encode())
-    write_layout(root, {"bad": desc})
+    manifest["config"] = w.blob(json.dumps(config).encode(), OCI_CONFIG)
+    w.tag("bad", w.blob(json.dumps(manifest).encode(), desc["mediaType"]))
+    root = w.save()
     with pytest.raises(IntegrityError) as info:
         read_base(f"oci:{root}:bad", platform="linux/amd64")
     assert info.value.expected == "sha256:" + "0" * 64
 
 
 def test_glibc_from_libc_so_6_without_dpkg(tmp_path: Path) -> None:
-    root = tmp_path / "l"
-    root.mkdir()
+    w = LayoutWriter(tmp_path / "l")
     banner = b"\0GNU C Library (GNU libc) stable release version 2.39.\nCopyright\0"
-    old = image(
-        root,
-        [
-            [
-                ("lib/x86_64-linux-gnu/libc-2.31.so", b"ELF"),
-                ("lib/x86_64-linux-gnu/libc.so.6", "->libc-2.31.so"),
-            ]
-        ],
-    )
-    new = image(root, [[("usr/lib64/libc.so.6", b"ELF" + banner * 3)]])
-    write_layout(root, {"old": old, "new": new})
+    old: list[Entry] = [
+        File("lib/x86_64-linux-gnu/libc-2.31.so", b"ELF"),
+        Symlink("lib/x86_64-linux-gnu/libc.so.6", "libc-2.31.so"),
+    ]
+    w.tag("old", w.image(layers=[old]))
+    w.tag("new", w.image(layers=[[File("usr/lib64/libc.so.6", b"ELF" + banner * 3)]]))
+    root = w.save()
     assert read_base(f"oci:{root}:old", platform="linux/amd64").libc == CLibrary(
         "glibc", "2.31", "/lib/x86_64-linux-gnu/libc.so.6 -> /lib/x86_64-linux-gnu/libc-2.31.so"
     )
@@ -162,26 +155,20 @@ def test_glibc_from_libc_so_6_without_dpkg(tmp_path: Path) -> None:
 
 
 def test_distroless_status_d(tmp_path: Path) -> None:
-    root = tmp_path / "l"
-    root.mkdir()
+    w = LayoutWriter(tmp_path / "l")
     stanza = b"Package: libc6\nVersion: 2.36-9+deb12u10\nArchitecture: amd64\n"
-    desc = image(
-        root,
-        [
-            [
-                ("var/lib/dpkg/status.d/libc6", stanza),
-                ("var/lib/dpkg/status.d/libc6.md5sums", b"abc  lib/x\n"),
-                (
-                    "var/lib/dpkg/status.d/python3.11-minimal",
-                    b"Package: python3.11-minimal\nVersion: 3.11.2-6+deb12u6\n"
-                    b"Architecture: amd64\n",
-                ),
-                ("usr/bin/python3.11", b"ELF"),
-                ("usr/bin/python3", "->/usr/bin/python3.11"),
-            ]
-        ],
-    )
-    write_layout(root, {"distroless": desc})
+    layer: list[Entry] = [
+        File("var/lib/dpkg/status.d/libc6", stanza),
+        File("var/lib/dpkg/status.d/libc6.md5sums", b"abc  lib/x\n"),
+        File(
+            "var/lib/dpkg/status.d/python3.11-minimal",
+            b"Package: python3.11-minimal\nVersion: 3.11.2-6+deb12u6\nArchitecture: amd64\n",
+        ),
+        File("usr/bin/python3.11", b"ELF"),
+        Symlink("usr/bin/python3", "/usr/bin/python3.11"),
+    ]
+    w.tag("distroless", w.image(layers=[layer]))
+    root = w.save()
     base = read_base(f"oci:{root}:distroless", platform="linux/amd64")
     assert base.libc is not None
     assert base.libc.version == "2.36"
@@ -191,10 +178,13 @@ def test_distroless_status_d(tmp_path: Path) -> None:
 
 
 def test_python_minor_without_a_micro_warns(tmp_path: Path) -> None:
-    root = tmp_path / "l"
-    root.mkdir()
-    desc = image(root, [[("usr/bin/python3.13", b"ELF"), ("usr/bin/python3", "->python3.13")]])
-    write_layout(root, {"x": desc})
+    w = LayoutWriter(tmp_path / "l")
+    layer: list[Entry] = [
+        File("usr/bin/python3.13", b"ELF"),
+        Symlink("usr/bin/python3", "python3.13"),
+    ]
+    w.tag("x", w.image(layers=[layer]))
+    root = w.save()
     base = read_base(f"oci:{root}:x", platform="linux/amd64")
     assert base.python_version == "3.13"
     assert any("--python-version 3.13.N" in w for w in base.warnings)

@@ -10,60 +10,35 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from fixtures.apt_support import compile_from
-from fixtures.base_images import BOOKWORM, image, index_of, write_layout
+from fixtures.apt_support import compile_from, old_base, status_text
+from fixtures.oci import OS_RELEASE, File, LayoutWriter
 from lockpin.apt.lock import AptLock
 from lockpin.errors import InputError, LockpinError
 from lockpin.image.base import read_base
 from support import run_cli
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from fixtures.apt_archive import ServedArchive
-
-#: the base's packages, older than the archive's (as tests/apt/test_apt_compile.py's OLD_BASE)
-OLD_BASE = {
-    "base-tiny": "1.0",
-    "libtiny6": "1.9-1",
-    "tiny-data": "1.0",
-    "tinysh": "5.2-1",
-    "nawk": "1.3.4-3",
-    "tzinfo": "2023c-8",
-    "tiny-debconf": "1.5.82",
-}
-_ALL = {"tiny-data", "tzinfo", "tiny-debconf"}
-
-
-def status_text(installed: Mapping[str, str], arch: str) -> str:
-    stanzas = []
-    for name, version in installed.items():
-        multi_arch = "Multi-Arch: same\n" if name.startswith("lib") else ""
-        stanzas.append(
-            f"Package: {name}\nStatus: install ok installed\nPriority: required\n"
-            f"Architecture: {'all' if name in _ALL else arch}\n{multi_arch}Version: {version}\n"
-            f"Description: installed {name}\n"
-        )
-    return "\n".join(stanzas)
 
 
 def debian_base(root: Path, *, codename: str = "bookworm") -> Path:
     """An index for linux/amd64 and linux/arm64 whose dpkg status is OLD_BASE."""
-    os_release = BOOKWORM.replace(b"bookworm", codename.encode())
+    os_release = OS_RELEASE.replace(b"bookworm", codename.encode())
+    w = LayoutWriter(root)
     manifests = [
-        image(
-            root,
-            [
+        w.image(
+            layers=[
                 [
-                    ("etc/os-release", os_release),
-                    ("var/lib/dpkg/status", status_text(OLD_BASE, arch).encode()),
+                    File("etc/os-release", os_release),
+                    File("var/lib/dpkg/status", status_text(old_base(arch)).encode()),
                 ]
             ],
-            arch=arch,
+            architecture=arch,
         )
         for arch in ("amd64", "arm64")
     ]
-    return write_layout(root, {"debian": index_of(root, manifests)})
+    w.tag("debian", w.index(manifests))
+    return w.save()
 
 
 @pytest.fixture
@@ -95,7 +70,7 @@ def test_base_image_equals_its_status_given_by_hand(
 
     for platform, arch in (("linux/amd64", "amd64"), ("linux/arm64", "arm64")):
         status = tmp_path / f"status-{arch}"
-        status.write_text(status_text(OLD_BASE, arch))
+        status.write_text(status_text(old_base(arch)))
         by_hand = compile_from(
             apt_archive,
             tmp_path,
@@ -126,10 +101,9 @@ def test_release_that_disagrees_with_the_image(
 
 
 def test_a_base_without_dpkg_is_refused(apt_archive: ServedArchive, tmp_path: Path) -> None:
-    root = tmp_path / "alpine"
-    root.mkdir()
-    desc = image(root, [[("etc/os-release", b"ID=alpine\nVERSION_ID=3.21.0\n")]])
-    write_layout(root, {"alpine": desc})
+    w = LayoutWriter(tmp_path / "alpine")
+    w.tag("alpine", w.image(layers=[[File("etc/os-release", b"ID=alpine\nVERSION_ID=3.21.0\n")]]))
+    root = w.save()
     base = read_base(f"oci:{root}:alpine", platform="linux/amd64")
     with pytest.raises(InputError, match="not a Debian or Ubuntu release"):
         compile_from(apt_archive, tmp_path, "mailer", release=None, base_images=[base])

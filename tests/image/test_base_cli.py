@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from fixtures.base_images import sample_layout
+from fixtures.oci import sample_layout
 from support import run_cli
 
 if TYPE_CHECKING:

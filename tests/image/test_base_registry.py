@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from fixtures.base_images import sample_layout
+from fixtures.oci import sample_layout
 from fixtures.registry import RegistryProxy, push, raw_digest
 from lockpin.errors import IntegrityError, LockpinError, NoSuchImageError
 from lockpin.image.base import read_base
@@ -29,7 +29,7 @@ _TAGS = ("debian", "python", "alpine")
 
 @pytest.fixture(scope="module")
 def bases(oci_registry: OciRegistry, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The sample base images (fixtures.base_images) pushed as lockpin-base/TAG:1."""
+    """The sample base images (fixtures.oci.sample_layout) pushed as lockpin-base/TAG:1."""
     layout = sample_layout(tmp_path_factory.mktemp("base-layout"))
     for tag in _TAGS:
         push(layout, tag, oci_registry.open.host, f"lockpin-base/{tag}:1")

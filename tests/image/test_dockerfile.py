@@ -16,8 +16,8 @@ from lockpin.image.dockerfile import (
     ExpansionError,
     Instruction,
     Trivia,
-    base_images,
     expand,
+    from_images,
     global_args,
     global_definition,
     parse,
@@ -30,7 +30,7 @@ def froms(df: Dockerfile) -> list[tuple[str, str, str | None, str | None]]:
     """(image word, kind, stage name, platform flag) of every FROM."""
     return [
         (b.stage.from_args.image.text, b.kind, b.stage.name, b.stage.from_args.platform)
-        for b in base_images(df)
+        for b in from_images(df)
     ]
 
 
@@ -142,8 +142,8 @@ def test_multi_stage_api() -> None:
     assert flag is not None
     assert flag.value == "build"
     assert copy.arguments == ("/w", "/w")
-    assert [b.text for b in base_images(df)] == ["python:3.12-slim", "build", "python:3.12-slim"]
-    assert base_images(df, {"PY": "3.13"})[0].text == "python:3.13-slim"
+    assert [b.text for b in from_images(df)] == ["python:3.12-slim", "build", "python:3.12-slim"]
+    assert from_images(df, {"PY": "3.13"})[0].text == "python:3.13-slim"
 
 
 def test_lines_and_spans() -> None:
@@ -335,8 +335,8 @@ def test_arg_defaults_see_earlier_args_and_stage_args_are_not_global() -> None:
         "ARG REG=ghcr.io\nARG IMG=${REG}/o/app:1\nARG IMG2\nFROM ${IMG}\n"
         "ARG LATE=x\nFROM ${LATE:-busybox}\n"
     )
-    assert [b.text for b in base_images(df)] == ["ghcr.io/o/app:1", "busybox"]
-    assert base_images(df, {"REG": "quay.io"})[0].text == "quay.io/o/app:1"
+    assert [b.text for b in from_images(df)] == ["ghcr.io/o/app:1", "busybox"]
+    assert from_images(df, {"REG": "quay.io"})[0].text == "quay.io/o/app:1"
     found = global_definition(df, "IMG")
     assert found is not None
     assert found[1].default == "${REG}/o/app:1"
@@ -409,12 +409,12 @@ def test_errors_name_the_line(text: str, line: int, message: str) -> None:
 def test_expansion_errors_name_the_from_line() -> None:
     df = parse("ARG A\nFROM ${A:?set_A}\n")
     with pytest.raises(DockerfileError, match=r"Dockerfile:2: .*A: set_A"):
-        base_images(df)
+        from_images(df)
 
 
 def test_blank_base_name_is_refused() -> None:
     with pytest.raises(DockerfileError, match="should not be blank"):
-        base_images(parse('ARG E=""\nFROM ${E}x\n'.replace("x", "")))
+        from_images(parse('ARG E=""\nFROM ${E}x\n'.replace("x", "")))
 
 
 # -- expansion -----------------------------------------------------------------------------------
@@ -517,7 +517,7 @@ def _check_round_trip(text: str) -> None:
     for instruction in df.instructions:
         _check_instruction(df, instruction)
     with contextlib.suppress(DockerfileError):
-        base_images(df)
+        from_images(df)
 
 
 def _check_instruction(df: Dockerfile, instruction: Instruction) -> None:

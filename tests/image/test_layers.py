@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import sys
 import tarfile
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fixtures.oci import Dir as D
+from fixtures.oci import Entry as Member
+from fixtures.oci import File as F
+from fixtures.oci import Hardlink as H
+from fixtures.oci import Symlink as L
+from fixtures.oci import tar_bytes
 from lockpin.errors import IntegrityError, LayerError
 from lockpin.image.layers import (
     DEFAULT_MAX_FILE_BYTES,
@@ -26,58 +30,6 @@ from lockpin.image.layers import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-
-@dataclass(frozen=True)
-class F:
-    """A regular file member."""
-
-    name: str
-    data: bytes = b""
-
-
-@dataclass(frozen=True)
-class L:
-    """A symbolic link member."""
-
-    name: str
-    target: str
-
-
-@dataclass(frozen=True)
-class H:
-    """A hard link member."""
-
-    name: str
-    target: str
-
-
-@dataclass(frozen=True)
-class D:
-    name: str
-
-
-Member = F | L | H | D
-
-
-def make_tar(members: Sequence[Member], *, fmt: int = tarfile.PAX_FORMAT) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=fmt) as tar:
-        for m in members:
-            info = tarfile.TarInfo(m.name)
-            info.mtime = 0
-            if isinstance(m, F):
-                info.size = len(m.data)
-                tar.addfile(info, io.BytesIO(m.data))
-                continue
-            if isinstance(m, L):
-                info.type, info.linkname = tarfile.SYMTYPE, m.target
-            elif isinstance(m, H):
-                info.type, info.linkname = tarfile.LNKTYPE, m.target
-            else:
-                info.type = tarfile.DIRTYPE
-            tar.addfile(info)
-    return out.getvalue()
 
 
 def diff_id(tar: bytes) -> str:
@@ -96,7 +48,7 @@ def read(
         max_file_bytes=DEFAULT_MAX_FILE_BYTES if max_file_bytes is None else max_file_bytes,
     )
     for n, layer in enumerate(layers):
-        tar = layer if isinstance(layer, bytes) else make_tar(layer)
+        tar = layer if isinstance(layer, bytes) else tar_bytes(layer)
         blob = compressed(tar, compress)
         reader = stack.open_layer(
             digest=f"sha256:{n:064x}", diff_id=diff_id(tar) if check else None
@@ -188,7 +140,7 @@ def test_default_want(path: str, want: str | None) -> None:
 
 
 def test_diff_id_mismatch_is_refused() -> None:
-    tar = make_tar([F("etc/os-release", OS_RELEASE)])
+    tar = tar_bytes([F("etc/os-release", OS_RELEASE)])
     stack = LayerStack(source="test/image:1")
     reader = stack.open_layer(digest="sha256:" + "a" * 64, diff_id="sha256:" + "0" * 64)
     reader.feed(gzip.compress(tar))
@@ -204,12 +156,12 @@ def test_diff_id_mismatch_is_refused() -> None:
     [
         (b"this is not a tar archive at all" * 20, "bad header checksum"),
         (
-            gzip.compress(make_tar([F("etc/os-release", OS_RELEASE)]))[:-12],
+            gzip.compress(tar_bytes([F("etc/os-release", OS_RELEASE)]))[:-12],
             "gzip stream is truncated",
         ),
         (b"\x1f\x8b" + b"\x00" * 100, "not valid gzip"),
-        (make_tar([F("etc/os-release", OS_RELEASE * 100)])[:700], "truncated"),
-        (make_tar([F("etc/os-release", OS_RELEASE)])[:100], "truncated"),
+        (tar_bytes([F("etc/os-release", OS_RELEASE * 100)])[:700], "truncated"),
+        (tar_bytes([F("etc/os-release", OS_RELEASE)])[:100], "truncated"),
     ],
 )
 def test_malformed_layers_are_clear_errors(blob: bytes, message: str) -> None:
@@ -245,7 +197,7 @@ def test_a_wanted_file_over_the_cap_is_refused_when_read() -> None:
 
 
 def test_an_empty_layer_and_a_layer_without_end_blocks_are_fine() -> None:
-    tar = make_tar([F("etc/os-release", OS_RELEASE)])
+    tar = tar_bytes([F("etc/os-release", OS_RELEASE)])
     without_end = tar[: 512 + 512]  # header + one data block, no end-of-archive marker
     files = read(b"", without_end, check=False)
     assert files.read("/etc/os-release") == OS_RELEASE
@@ -264,7 +216,7 @@ def test_zstd_without_a_module_names_what_to_install(monkeypatch: pytest.MonkeyP
 
 def test_gzip_bomb_is_inflated_in_bounded_pieces() -> None:
     # 64 MiB of zeros compress to ~64 KiB: the reader must never hold it whole.
-    tar = make_tar([F("usr/share/zeros", b"\0" * (64 * 1024 * 1024))])
+    tar = tar_bytes([F("usr/share/zeros", b"\0" * (64 * 1024 * 1024))])
     files = read(tar, compress="gzip")
     assert files.paths() == ()
 
@@ -400,7 +352,7 @@ def test_member_names_stay_inside_the_root(name: str) -> None:
 def test_long_names_in_pax_and_gnu_headers() -> None:
     deep = "/".join(["d" * 50] * 4)  # 203 characters: over ustar's 100+155 split
     for fmt in (tarfile.PAX_FORMAT, tarfile.GNU_FORMAT):
-        tar = make_tar(
+        tar = tar_bytes(
             [
                 F("etc/os-release", OS_RELEASE),
                 L("etc/apt/sources.list", "/" + deep + "/x"),

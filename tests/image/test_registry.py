@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import stat
@@ -366,3 +367,151 @@ def test_head_behind_a_token(oci_registry: OciRegistry) -> None:
     digest, media_type = run(lambda r: r.head_manifest(ref))
     assert digest == oci_registry.digests["public/multi:1"]
     assert media_type == OCI_INDEX
+
+
+# -- streamed blobs: checked as they pass, cached only once checked ----------------------------
+
+
+def _layer(r: Registry, ref: Any) -> Any:
+    async def go() -> Any:
+        got = await r.manifest(ref)
+        parsed = parse_manifest(got.body, got.media_type, source="t")
+        assert isinstance(parsed, ImageManifest)
+        return max(parsed.layers, key=lambda d: d.size)
+
+    return go()
+
+
+def _cached_files(cache: Path) -> list[Path]:
+    return sorted(p for p in (cache / "v1" / "oci-blobs").rglob("*") if p.is_file())
+
+
+def _blob_gets(proxy: RegistryProxy) -> list[str]:
+    return [r.path for r in proxy.requests if r.method == "GET" and "/blobs/" in r.path]
+
+
+def _upstream(oci_registry: OciRegistry, path: str) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(oci_registry.open.url + path, timeout=30) as resp:  # loopback
+        data: bytes = resp.read()
+        return data
+
+
+@pytest.fixture(scope="module")
+def big_image(oci_registry: OciRegistry, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``lockpin-big/one:1``: one uncompressed layer of 1 MiB, larger than a chunk."""
+    from fixtures import oci
+    from fixtures.registry import push
+
+    w = oci.LayoutWriter(tmp_path_factory.mktemp("big-layout"))
+    data = hashlib.sha256(b"lockpin").digest() * (1 << 15)
+    w.tag("one", w.image(layers=[[oci.File("big.bin", data)]], gzip_it=False))
+    w.save()
+    push(w.root, "one", oci_registry.open.host, "lockpin-big/one:1")
+    return "lockpin-big/one:1"
+
+
+def test_a_cut_blob_stream_is_refused_and_nothing_is_cached(
+    proxy: RegistryProxy, oci_registry: OciRegistry, tmp_path: Path, big_image: str
+) -> None:
+    from fixtures.http_server import Response as Answer
+
+    ref = _proxied(proxy, big_image)
+    cache = tmp_path / "cache"
+
+    def cut(method: str, path: str, headers: dict[str, str]) -> Answer:
+        body = _upstream(oci_registry, path)
+
+        def raw(w: Any) -> None:
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+            w.write(body[: len(body) // 2])
+
+        return Answer(200, raw=raw)
+
+    async def body(r: Registry) -> list[bytes]:
+        layer = await _layer(r, ref)
+        proxy.override(f"/v2/lockpin-big/one/blobs/{layer.digest}", cut)
+        seen: list[bytes] = []
+        with pytest.raises(IntegrityError) as info:
+            async for chunk in r.blob_stream(ref, layer.digest, size=layer.size):
+                seen.append(chunk)
+        err = info.value
+        assert layer.digest in str(err)
+        assert proxy.url.removeprefix("http://") in err.url
+        assert err.expected == f"{layer.size} bytes"
+        received, _, unit = err.actual.partition(" ")
+        assert unit == "bytes"
+        assert 0 < int(received) <= layer.size // 2
+        assert "broke off" in str(err)
+        return seen
+
+    seen = run(body, config=HttpConfig(backoff=0.01, retries=1, cache_dir=cache))
+    assert seen  # bytes passed, then the whole stream was refused
+    assert _cached_files(cache) == []  # no blob, no temporary file
+
+
+def test_a_tampered_stream_is_refused_and_not_cached(proxy: RegistryProxy, tmp_path: Path) -> None:
+    ref = _proxied(proxy, "library/debianish:bookworm")
+    cache = tmp_path / "cache"
+
+    def rewrite(path: str, answer: Response) -> Response:
+        if "/blobs/" in path:
+            answer.body = answer.body[:-1] + bytes([answer.body[-1] ^ 1])
+        return answer
+
+    async def body(r: Registry) -> None:
+        layer = await _layer(r, ref)
+        proxy.rewrite = rewrite
+        with pytest.raises(IntegrityError) as info:
+            async for _ in r.blob_stream(ref, layer.digest, size=layer.size):
+                pass
+        assert info.value.expected == layer.digest
+        assert info.value.actual.startswith("sha256:")
+        assert info.value.actual != layer.digest
+        assert "/blobs/" in info.value.url
+
+    run(body, config=HttpConfig(backoff=0.01, retries=1, cache_dir=cache))
+    assert _cached_files(cache) == []
+
+
+def test_streamed_blobs_are_cached_and_checked_again_on_read(
+    proxy: RegistryProxy, tmp_path: Path
+) -> None:
+    ref = _proxied(proxy, "library/debianish:bookworm")
+    cache = tmp_path / "cache"
+    config = HttpConfig(backoff=0.01, retries=1, cache_dir=cache)
+
+    async def read(r: Registry) -> bytes:
+        layer = await _layer(r, ref)
+        return b"".join([c async for c in r.blob_stream(ref, layer.digest, size=layer.size)])
+
+    first = run(read, config=config)
+    assert len(_blob_gets(proxy)) == 1
+    [cached] = _cached_files(cache)
+    assert cached.read_bytes() == first
+    assert run(read, config=config) == first
+    assert len(_blob_gets(proxy)) == 1  # from the cache
+    mid = len(first) // 2
+    cached.write_bytes(first[:mid] + bytes([first[mid] ^ 1]) + first[mid + 1 :])  # same size
+    assert run(read, config=config) == first
+    assert len(_blob_gets(proxy)) == 2  # refused on read, fetched again
+    assert cached.read_bytes() == first
+
+
+def test_concurrent_readers_of_one_blob_download_it_once(
+    proxy: RegistryProxy, tmp_path: Path
+) -> None:
+    ref = _proxied(proxy, "library/debianish:bookworm")
+
+    async def body(r: Registry) -> list[bytes]:
+        layer = await _layer(r, ref)
+
+        async def read() -> bytes:
+            return b"".join([c async for c in r.blob_stream(ref, layer.digest, size=layer.size)])
+
+        return list(await asyncio.gather(read(), read(), read()))
+
+    got = run(body, config=HttpConfig(backoff=0.01, retries=1, cache_dir=tmp_path / "cache"))
+    assert got[0] == got[1] == got[2]
+    assert len(_blob_gets(proxy)) == 1

@@ -22,17 +22,26 @@ API (stable):
 * :class:`Authenticator` — over :class:`~lockpin.net.http.Http`: turns a
   challenge into an ``Authorization`` header (anonymous or basic-authenticated
   token request to the realm, tokens cached in memory per realm, service and
-  scope until they expire), raising :class:`~lockpin.errors.RegistryAuthError`
-  when the realm refuses.
+  scope until they expire; concurrent requests for one scope share one token
+  request), raising :class:`~lockpin.errors.RegistryAuthError` when the realm
+  refuses.
+
+An ``identitytoken`` (an OAuth2 refresh token: what ``docker login`` stores for
+Azure and other registries) goes to the realm as the distribution spec's OAuth2
+flow has it: ``POST`` ``grant_type=refresh_token&refresh_token=…&service=…&
+scope=…&client_id=lockpin``; when the realm answers 400, 401, 404 or 405 (it has
+no OAuth2 endpoint), lockpin falls back as Docker's clients do, to the ``GET``
+token request with the identity token as the password of a basic login. A new
+refresh token in the answer is ignored: lockpin never writes credentials.
 
 Secrets never reach a log, an error message, a cache key or a file: the token
-cache is in memory only, and errors say where credentials came from, not what
-they are. An ``identitytoken`` (an OAuth2 refresh token) needs a ``POST`` to the
-realm, which lockpin does not send yet: such an entry is reported as unusable.
+cache is in memory only, the ``POST`` body is neither logged nor cached, and
+errors say where credentials came from, not what they are.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -45,13 +54,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode, urlsplit
 
-from ..errors import InputError, NetworkError, RegistryAuthError
+from ..errors import InputError, NetworkError, RegistryAuthError, UnsafeURLError
 from ..net.redact import redact_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from ..net.http import Http
+    from ..net.http import Http, Response
 
 __all__ = [
     "Authenticator",
@@ -71,6 +80,10 @@ _HUB_HOSTS = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 #: a token lives this long when the realm does not say (the distribution spec's default)
 _DEFAULT_TOKEN_SECONDS = 60
 _MAX_TOKEN_RESPONSE = 1 << 20
+#: the ``client_id`` of OAuth2 token requests
+CLIENT_ID = "lockpin"
+#: answers to the OAuth2 ``POST`` after which Docker's clients retry with ``GET``
+_NO_OAUTH = frozenset({400, 401, 404, 405})
 
 
 # -- challenges (pure) --------------------------------------------------------------------------
@@ -360,6 +373,7 @@ class Authenticator:
         self.credentials = credentials
         self._clock = clock
         self._tokens: dict[tuple[str, str, str], _Token] = {}
+        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
     def cached(self, challenge: Challenge, scope: str) -> str | None:
         """A still valid ``Authorization`` value for ``challenge`` and ``scope``."""
@@ -395,9 +409,17 @@ class Authenticator:
         cached = self.cached(challenge, scope)
         if cached is not None:
             return cached
-        return await self._fetch_token(
-            challenge, creds, registry=registry, scope=scope, reference=reference
-        )
+        # Concurrent requests for one scope (several platforms of one image) wait
+        # for the first one's token rather than each asking the realm.
+        key = (challenge.realm, challenge.params.get("service", ""), scope)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            cached = self.cached(challenge, scope)
+            if cached is not None:
+                return cached
+            return await self._fetch_token(
+                challenge, creds, registry=registry, scope=scope, reference=reference
+            )
 
     async def _fetch_token(
         self,
@@ -424,18 +446,36 @@ class Authenticator:
             query.append(("scope", scope))
         url = realm + ("&" if "?" in realm else "?") + urlencode(query) if query else realm
         headers = {"Accept": "application/json"}
-        if creds is not None and creds.identity_token and not creds.password:
-            raise RegistryAuthError(
-                f"{creds.source} holds an identity token for {registry}; lockpin cannot use "
-                "identity tokens yet. Log in with a user name and password (or an access "
-                "token as the password) instead.",
-                reference=reference,
-                url=registry,
-            )
-        if creds is not None and (creds.username or creds.password):
-            headers["Authorization"] = creds.basic_header()
+        resp: Response | None = None
         try:
-            resp = await self.http.get(url, headers=headers, ok_statuses=frozenset({200}))
+            if creds is not None and creds.identity_token:
+                resp = await self._oauth(realm, creds, service=service, scope=scope)
+                if resp is None:
+                    # The realm speaks no OAuth2: present the identity token the way
+                    # Docker's clients then do, as the password of a basic login.
+                    creds = RegistryCredentials(
+                        creds.username, creds.identity_token, source=creds.source
+                    )
+            if creds is not None and (creds.username or creds.password):
+                headers["Authorization"] = creds.basic_header()
+            if resp is None:
+                resp = await self.http.get(
+                    url,
+                    headers=headers,
+                    ok_statuses=frozenset({200}),
+                    max_bytes=_MAX_TOKEN_RESPONSE,
+                    what="a token response",
+                )
+        except UnsafeURLError:
+            raise RegistryAuthError(
+                f"{registry} sends lockpin for a token to {redact_url(realm)}, plain http to "
+                "a host that is not loopback: lockpin sends no credentials there and trusts "
+                f"no token from there. Ask for an https token service, or pass "
+                f"--insecure-registry {urlsplit(realm).hostname} if you trust the network path.",
+                reference=reference,
+                url=redact_url(realm),
+                status=401,
+            ) from None
         except NetworkError as exc:
             raise RegistryAuthError(
                 f"cannot get a token for {reference} from {redact_url(realm)}: {exc}",
@@ -444,7 +484,7 @@ class Authenticator:
                 status=exc.status,
             ) from None
         if resp.status != 200:
-            who = "anonymous access" if "Authorization" not in headers else "the credentials"
+            who = "anonymous access" if creds is None else "the credentials"
             raise RegistryAuthError(
                 f"the token service {redact_url(realm)} refused {who} to {reference} (HTTP "
                 f"{resp.status}); {self.credentials.describe(registry)}.",
@@ -457,6 +497,34 @@ class Authenticator:
         # Renew a little early: a token must not expire between cache and use.
         self._tokens[key] = _Token(token, self._clock() + max(0.0, lifetime - 5))
         return f"Bearer {token}"
+
+    async def _oauth(
+        self, realm: str, creds: RegistryCredentials, *, service: str, scope: str
+    ) -> Response | None:
+        """The distribution spec's OAuth2 flow: ``POST`` the refresh token (Docker's
+        ``identitytoken``) to the realm. ``None`` when the realm does not take it
+        there (400, 401, 404, 405: registries without OAuth2 answer so), for the
+        caller to fall back to ``GET``; the response otherwise (200, or a refusal)."""
+        form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token}
+        if service:
+            form["service"] = service
+        if scope:
+            form["scope"] = scope
+        form["client_id"] = CLIENT_ID
+        resp = await self.http.post(
+            realm,
+            form=form,
+            headers={"Accept": "application/json"},
+            max_bytes=_MAX_TOKEN_RESPONSE,
+        )
+        if resp.status in _NO_OAUTH:
+            log.debug(
+                "%s answered HTTP %d to the OAuth2 token request; trying GET",
+                redact_url(realm),
+                resp.status,
+            )
+            return None
+        return resp
 
 
 def _parse_token(body: bytes, *, realm: str, reference: str) -> tuple[str, float]:
@@ -476,7 +544,9 @@ def _parse_token(body: bytes, *, realm: str, reference: str) -> tuple[str, float
     if not isinstance(data, dict):
         raise bad("something that is not a JSON object")
     token = data.get("token") or data.get("access_token")
-    if not isinstance(token, str) or not token or any(c.isspace() for c in token):
+    # RFC 6750's b64token is printable ASCII: anything else (spaces, control
+    # characters, a CR LF smuggling a header, non-ASCII) cannot go in a header.
+    if not isinstance(token, str) or not token or not all("!" <= c <= "~" for c in token):
         raise bad("no usable token")
     lifetime = data.get("expires_in", _DEFAULT_TOKEN_SECONDS)
     if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float)) or lifetime <= 0:

@@ -36,6 +36,7 @@ the pure part, from the kept files and the config to the value.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -614,15 +615,28 @@ def _check(what: str, data: bytes, expected: str, *, source: str) -> None:
         )
 
 
+@contextlib.asynccontextmanager
+async def _closing(chunks: AsyncIterator[bytes]) -> AsyncIterator[AsyncIterator[bytes]]:
+    """Close a blob's stream when the reading stops, early or not (its response,
+    its cache writer and its turn on the digest are released at once)."""
+    try:
+        yield chunks
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
+
+
 async def _blob_bytes(
     source: ImageSource, ref: ImageReference, descriptor: Descriptor, *, limit: int, what: str
 ) -> bytes:
     digest = descriptor.digest
     buf = bytearray()
-    async for chunk in source.blob(ref, descriptor):
-        buf += chunk
-        if len(buf) > limit:
-            raise ManifestError(f"{what} {digest} is over {limit} bytes", source=str(ref))
+    async with _closing(source.blob(ref, descriptor)) as chunks:
+        async for chunk in chunks:
+            buf += chunk
+            if len(buf) > limit:
+                raise ManifestError(f"{what} {digest} is over {limit} bytes", source=str(ref))
     data = bytes(buf)
     _check(f"{what} {digest}", data, digest, source=str(ref))
     return data
@@ -662,6 +676,13 @@ async def read_base_async(
         entry = select_platform(manifest, wanted, reference=shown)
         body, media_type = await source.manifest(ref, entry.digest)
         _check("the platform's manifest", body, entry.digest, source=shown)
+        if len(body) != entry.size:
+            raise ManifestError(
+                f"the index lists the {wanted} manifest {entry.digest} as {entry.size} "
+                f"bytes, but it is {len(body)}; lockpin refuses an index whose "
+                "descriptors lie. Push the image again.",
+                source=shown,
+            )
         manifest_digest = entry.digest
         manifest = parse_manifest(body, media_type or entry.media_type, source=shown)
         if isinstance(manifest, ImageIndex):
@@ -696,18 +717,22 @@ async def read_base_async(
         hasher = hasher_for(layer.digest)
         received = 0
         unreadable: LayerError | None = None
-        async for chunk in source.blob(ref, layer):
-            hasher.update(chunk)
-            received += len(chunk)
-            if received > layer.size:
-                break
-            if unreadable is None:
-                try:
-                    reader.feed(chunk)
-                except LayerError as exc:
-                    # keep hashing: bytes that are not the blob asked for are an
-                    # integrity failure, whatever they look like
-                    unreadable = exc
+        # A source failing part-way (a cut stream, a mismatch: IntegrityError)
+        # ends the read here: what the reader took from this layer is dropped
+        # with the whole stack, and nothing of it was cached.
+        async with _closing(source.blob(ref, layer)) as chunks:
+            async for chunk in chunks:
+                hasher.update(chunk)
+                received += len(chunk)
+                if received > layer.size:
+                    break
+                if unreadable is None:
+                    try:
+                        reader.feed(chunk)
+                    except LayerError as exc:
+                        # keep hashing: bytes that are not the blob asked for are an
+                        # integrity failure, whatever they look like
+                        unreadable = exc
         actual = f"{layer.digest.partition(':')[0]}:{hasher.hexdigest()}"
         if received != layer.size or actual != layer.digest:
             raise IntegrityError(
@@ -804,14 +829,10 @@ class RegistrySource:
         response = await self.registry.manifest(ref)
         return response.body, response.media_type
 
-    async def blob(self, reference: ImageReference, descriptor: Descriptor) -> AsyncIterator[bytes]:
-        body = await self.registry.blob(reference, descriptor)
-        view = memoryview(body)
-        for start in range(0, len(body), _CHUNK):
-            yield bytes(view[start : start + _CHUNK])
-
-
-_CHUNK = 1 << 20
+    def blob(self, reference: ImageReference, descriptor: Descriptor) -> AsyncIterator[bytes]:
+        # Streamed, never held whole: the registry checks size and digest as the
+        # bytes pass (raising at the end), and caches the blob once checked.
+        return self.registry.blob_stream(reference, descriptor.digest, size=descriptor.size)
 
 
 async def _read_from_registry(
@@ -847,7 +868,7 @@ def base_from_dockerfile(
     :class:`~lockpin.errors.InputError` naming ``FILE:LINE`` otherwise.
     """
     from .._io import read_text
-    from .dockerfile import base_images, parse
+    from .dockerfile import from_images, parse
     from .reference import parse_reference
 
     path, stage = spec, None
@@ -855,7 +876,7 @@ def base_from_dockerfile(
     if sep and head and "/" not in tail and "\\" not in tail and tail:
         path, stage = head, tail
     dockerfile = parse(read_text(path, what="Dockerfile"), filename=path)
-    bases = base_images(dockerfile, build_args)
+    bases = from_images(dockerfile, build_args)
     if not bases:  # pragma: no cover - parse() refuses a Dockerfile without FROM
         raise InputError(f"{path}: has no FROM.")
     by_name = {b.stage.name: b for b in bases if b.stage.name}

@@ -45,12 +45,12 @@ API (stable; used by :mod:`lockpin.image.pin` and the Dockerfile checks):
   ``${VAR/p/r}`` ``//``; :attr:`Expansion.used` and :attr:`Expansion.unset` name
   the variables it read and those it found without a value; an
   :class:`ExpansionError` (a ``ValueError``) for what BuildKit refuses
-  (:func:`base_images` turns it into a ``DockerfileError`` naming the line).
+  (:func:`from_images` turns it into a ``DockerfileError`` naming the line).
 * :func:`global_args` ``(dockerfile, build_args) -> dict`` — the values the
   global ``ARG`` s take (defaults expanded in order, overridden by build args),
   the scope ``FROM`` lines are expanded in; :func:`global_definition` the
   ``ARG`` that gives a name its default.
-* :func:`base_images` ``(dockerfile, build_args) -> tuple[BaseImage, ...]`` —
+* :func:`from_images` ``(dockerfile, build_args) -> tuple[FromImage, ...]`` —
   what each stage's ``FROM`` names after expansion: an image, an earlier stage,
   ``scratch``, or ``unresolved`` (it reads a variable that has no value).
 
@@ -99,7 +99,6 @@ if TYPE_CHECKING:
 __all__ = [
     "KEYWORDS",
     "ArgDef",
-    "BaseImage",
     "Comment",
     "Directive",
     "Dockerfile",
@@ -108,13 +107,14 @@ __all__ = [
     "ExpansionError",
     "Flag",
     "FromArgs",
+    "FromImage",
     "Heredoc",
     "Instruction",
     "Stage",
     "Trivia",
     "Word",
-    "base_images",
     "expand",
+    "from_images",
     "global_args",
     "global_definition",
     "parse",
@@ -1281,11 +1281,11 @@ def _expand_at(
         ) from None
 
 
-BaseKind = Literal["image", "stage", "scratch", "unresolved"]
+FromKind = Literal["image", "stage", "scratch", "unresolved"]
 
 
 @dataclass(frozen=True, slots=True)
-class BaseImage:
+class FromImage:
     """What a stage's ``FROM`` names: ``text`` after expansion; ``kind``
     ``image``, ``stage`` (an earlier stage's name), ``scratch``, or
     ``unresolved`` (it reads a variable without a value: ``unset``);
@@ -1294,25 +1294,25 @@ class BaseImage:
 
     stage: Stage
     text: str
-    kind: BaseKind
+    kind: FromKind
     used: frozenset[str]
     unset: frozenset[str]
     platform: str | None
     platform_unset: frozenset[str]
 
 
-def base_images(
+def from_images(
     dockerfile: Dockerfile, build_args: Mapping[str, str] | None = None
-) -> tuple[BaseImage, ...]:
-    """The base of every stage, in order (see :class:`BaseImage`)."""
+) -> tuple[FromImage, ...]:
+    """The base of every stage, in order (see :class:`FromImage`)."""
     env = global_args(dockerfile, build_args or {})
     names: list[str] = []
-    result: list[BaseImage] = []
+    result: list[FromImage] = []
     for stage in dockerfile.stages():
         args = stage.from_args
         head = stage.from_instruction
         exp = _expand_at(dockerfile, head, args.image.text, env)
-        kind: BaseKind
+        kind: FromKind
         if exp.unset and not _matches_stage(args.image.text, names):
             kind = "unresolved"
         elif exp.unset or exp.text in names:
@@ -1334,7 +1334,7 @@ def base_images(
             platform_unset = pexp.unset
             platform = None if pexp.unset else pexp.text
         result.append(
-            BaseImage(stage, exp.text, kind, exp.used, exp.unset, platform, platform_unset)
+            FromImage(stage, exp.text, kind, exp.used, exp.unset, platform, platform_unset)
         )
         if stage.name:
             names.append(stage.name)

@@ -405,7 +405,21 @@ class LayerStack:
             view.remove_below(parent, below_layer=layer)
             return None
         if base.startswith(_WHITEOUT):
-            target = posixpath.join(parent, base[len(_WHITEOUT) :])
+            hidden = base[len(_WHITEOUT) :]
+            if hidden.startswith(_WHITEOUT):
+                return None  # aufs metadata (.wh..wh.plnk, .wh..wh.aufs): no file
+            if hidden in {"", ".", ".."}:
+                # ".wh." / ".wh.." would delete the directory holding the whiteout
+                # (at the top: the whole image), ".wh..." its parent; no tool
+                # writes these, and applying them is how a layer would empty the
+                # files lockpin reads.
+                raise self._error(
+                    f"member {member.name[:200]!r} is a whiteout of {hidden or '(nothing)'!r}, "
+                    "which no image tool writes: the layer is malformed or hostile, and "
+                    "lockpin refuses it.",
+                    digest,
+                )
+            target = posixpath.join(parent, hidden)
             view.drop(target, below_layer=layer)
             view.remove_below(target, below_layer=layer)
             return None

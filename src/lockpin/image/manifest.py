@@ -345,6 +345,10 @@ def _effective_media_type(header: str, declared: str, *, source: str) -> str:
     header = header.split(";", maxsplit=1)[0].strip().lower()
     if header in _GENERIC:
         header = ""
+    if header in _DOCKER_SCHEMA1 or (not header and declared in _DOCKER_SCHEMA1):
+        # Either spelling of schema 1 (signed or not) gets the advice, not "ambiguous".
+        declared = header or declared
+        header = ""
     if header and declared and header != declared:
         raise ManifestError(
             f"the registry says the manifest is {header!r} but the manifest says {declared!r}; "

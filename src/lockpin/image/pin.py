@@ -56,10 +56,10 @@ from ..errors import DockerfileError, InputError, LockpinError, PinError
 from .digest import check_digest
 from .dockerfile import (
     ArgDef,
-    BaseImage,
     Dockerfile,
     Edit,
-    base_images,
+    FromImage,
+    from_images,
     global_definition,
     parse,
 )
@@ -253,14 +253,14 @@ def _plan(
     is resolved once, for all their platforms), and the ``FROM`` s that cannot be."""
     targets: dict[tuple[int, int], _Target] = {}
     unpinned: list[Unpinned] = []
-    for base in base_images(dockerfile, build_args):
+    for base in from_images(dockerfile, build_args):
         if base.kind in ("stage", "scratch"):
             continue
         head = base.stage.from_instruction
         word = base.stage.from_args.image
         where = dockerfile.location(head.line)
 
-        def skip(reason: str, *, base: BaseImage = base, text: str = word.text) -> None:
+        def skip(reason: str, *, base: FromImage = base, text: str = word.text) -> None:
             line = base.stage.from_instruction.line
             unpinned.append(
                 Unpinned(dockerfile.location(line), line, base.stage.index, text, reason)
@@ -306,7 +306,7 @@ def _plan(
 
 
 def _locate(
-    dockerfile: Dockerfile, base: BaseImage, build_args: Mapping[str, str]
+    dockerfile: Dockerfile, base: FromImage, build_args: Mapping[str, str]
 ) -> tuple[str, tuple[int, int], int, str | None] | str:
     """Where the reference of ``base`` is written (its text, span, line and the
     ``ARG`` holding it), or why it cannot be pinned in the file."""
@@ -333,7 +333,7 @@ def _locate(
             "the Dockerfile; pin it where the build arg is set, or give the ARG a default"
         )
     found = global_definition(dockerfile, name)
-    if found is None:  # base_images() called it resolved: a predefined arg
+    if found is None:  # from_images() called it resolved: a predefined arg
         return f"{name} has no default in the Dockerfile; give it one: ARG {name}=IMAGE:TAG"
     instruction, definition = found
     assert definition.default is not None  # global_definition: only defaults
@@ -391,7 +391,7 @@ def _quoted(text: str, escape: str) -> bool:
     return any(c in text for c in ("'", '"', escape, "\\"))
 
 
-def _platforms_for(base: BaseImage, platforms: tuple[str, ...]) -> tuple[str, ...] | None:
+def _platforms_for(base: FromImage, platforms: tuple[str, ...]) -> tuple[str, ...] | None:
     """The platforms the image of ``base`` must have (``None``: any)."""
     flag = base.stage.from_args.platform
     if flag is None:
@@ -467,8 +467,8 @@ def _check_rewrite(
         after = parse(text, filename=before.filename)
     except DockerfileError as exc:  # pragma: no cover - a bug, not an input
         raise AssertionError(f"pinning produced a Dockerfile that does not parse: {exc}") from exc
-    old_bases = base_images(before, build_args)
-    new_bases = base_images(after, build_args)
+    old_bases = from_images(before, build_args)
+    new_bases = from_images(after, build_args)
     pinned = {c.new for c in changes}
     if len(old_bases) != len(new_bases):  # pragma: no cover - a bug
         raise AssertionError("pinning changed the stages of the Dockerfile")

@@ -17,11 +17,16 @@ API (stable):
   - ``await head_manifest(ref, *, accept=...) -> (digest, media_type)``: ``HEAD``;
     the digest is the registry's word only (``Docker-Content-Digest``; ``None``
     when absent), to tell cheaply whether a tag moved — fetch the manifest to use it.
-  - ``await blob(ref, descriptor, *, max_bytes=None) -> bytes``: ``GET
-    /v2/<name>/blobs/<digest>``, size and digest checked, cached by digest forever
-    (only after the check; re-checked when read back).
   - ``blob_stream(ref, digest, *, size=None, max_bytes=None) -> AsyncIterator[bytes]``:
-    the same in chunks (checked at the end; not cached).
+    ``GET /v2/<name>/blobs/<digest>`` in chunks, never held whole; size and digest
+    checked as the bytes pass (a mismatch or a cut stream is an
+    :class:`~lockpin.errors.IntegrityError` at the end: the consumer discards what
+    it read). Cached by digest forever in a
+    :class:`~lockpin.image.blobs.BlobStore`: written only after the check,
+    re-checked on every read. Readers of one digest take turns (the second reads
+    the first one's cached copy).
+  - ``await blob(ref, descriptor, *, max_bytes=None) -> bytes``: the same, whole
+    (configs).
 
 (:class:`lockpin.image.base.RegistrySource` adapts it to the base reader's
 ``ImageSource``.)
@@ -31,7 +36,10 @@ API (stable):
 Authentication (:mod:`lockpin.image.auth`): the first request to a registry learns
 its challenge from ``GET /v2/``; a bearer token per repository scope
 (``repository:NAME:pull``) is fetched and cached in memory; credentials come from
-the :class:`~lockpin.image.auth.CredentialStore` (default: Docker's config).
+the :class:`~lockpin.image.auth.CredentialStore` (default: Docker's config). One
+``Registry`` may serve many concurrent tasks (all the images of a Dockerfile, all
+the platforms of a base): the challenge is learnt once per registry, a token once
+per scope, a blob downloaded once.
 
 Plain http is spoken only to loopback registries (``localhost``, ``127.0.0.1``,
 ``[::1]``) and to those named in ``insecure_registries`` (``HOST`` or
@@ -46,6 +54,7 @@ other failures -> :class:`~lockpin.errors.RegistryError`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -58,9 +67,11 @@ from ..errors import (
     RegistryAuthError,
     RegistryError,
 )
+from ..net.config import too_large
 from ..net.policy import is_loopback
 from ..net.redact import redact_url
 from .auth import Authenticator, Challenge, DockerConfigCredentials, parse_challenges
+from .blobs import BlobStore
 from .digest import algorithm_of, check_digest, digest_of, hasher_for, is_digest
 from .manifest import MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES
 
@@ -77,7 +88,6 @@ __all__ = ["ManifestResponse", "Registry"]
 log = logging.getLogger(__name__)
 
 _MANIFEST_CACHE = "oci-manifest"
-_BLOB_CACHE = "oci-blob"
 #: the part of an error body quoted in a message
 _QUOTE = 200
 _GENERIC_TYPES = frozenset({"", "application/json", "application/octet-stream", "text/plain"})
@@ -111,6 +121,9 @@ class Registry:
         self.auth = Authenticator(http, self.credentials)
         #: registry host -> its challenge (None: no auth needed), learnt once
         self._challenges: dict[str, Challenge | None] = {}
+        self._challenge_locks: dict[str, asyncio.Lock] = {}
+        self._blob_locks: dict[str, asyncio.Lock] = {}
+        self._blobs: BlobStore | None = None
 
     # -- URLs ---------------------------------------------------------------------------------
 
@@ -210,28 +223,19 @@ class Registry:
     async def blob(
         self, ref: ImageReference, descriptor: Descriptor, *, max_bytes: int | None = None
     ) -> bytes:
+        """The whole blob (a config; layers go through :meth:`blob_stream`), over
+        the same checks and cache as :meth:`blob_stream`."""
+        limit = self.http.config.max_download_bytes if max_bytes is None else max_bytes
         digest = check_digest(descriptor.digest)
-        cache = self.http.cache
-        if cache is not None:
-            entry = cache.get(_BLOB_CACHE, digest)
-            if entry is not None and len(entry.body) == descriptor.size:
-                if digest_of(entry.body, algorithm_of(digest)) == digest:
-                    return entry.body
-                log.warning("cached blob %s does not match its digest; fetching it again", digest)
-        url = self.blob_url(ref, digest)
-        headers = await self._auth_headers(ref)
-        try:
-            body = await self.http.download(
-                url, size=descriptor.size, max_bytes=max_bytes, headers=headers
+        if descriptor.size > limit:
+            url = self.blob_url(ref, digest)
+            raise self._network_error(
+                ref, url, too_large(url, limit, "a download", declared=descriptor.size)
             )
-        except NetworkError as exc:
-            raise self._blob_error(ref, url, digest, exc) from None
-        actual = digest_of(body, algorithm_of(digest))
-        if actual != digest:
-            raise _mismatch(ref, url, expected=digest, actual=actual, what="asked for")
-        if cache is not None:
-            cache.put(_BLOB_CACHE, digest, body, {"media_type": descriptor.media_type})
-        return body
+        body = bytearray()
+        async for chunk in self.blob_stream(ref, digest, size=descriptor.size, max_bytes=limit):
+            body += chunk
+        return bytes(body)
 
     async def blob_stream(
         self,
@@ -241,44 +245,93 @@ class Registry:
         size: int | None = None,
         max_bytes: int | None = None,
     ) -> AsyncIterator[bytes]:
-        """Blob ``digest`` in chunks, for blobs too large to hold (layers). The size
-        and digest are checked as the bytes pass: a mismatch raises
-        :class:`~lockpin.errors.IntegrityError` after the last chunk, so a consumer
-        must not use what it read unless the iteration ends normally. Not cached
-        (:meth:`blob` is)."""
+        """Blob ``digest`` in chunks, never held whole (layers of hundreds of MB).
+
+        The size and digest are checked as the bytes pass: a mismatch, or a stream
+        cut part-way, raises :class:`~lockpin.errors.IntegrityError` (naming the
+        URL and both values) after the last chunk, so a consumer must discard what
+        it read unless the iteration ends normally. The blob is cached by digest
+        (:class:`~lockpin.image.blobs.BlobStore`: written only once checked,
+        re-checked on every read). Concurrent readers of one digest take turns, so
+        the second one reads the first one's cached copy."""
         check_digest(digest)
+        async with self._blob_lock(digest):
+            store = self._blob_store()
+            if store is not None:
+                cached = await asyncio.to_thread(store.open, digest, size)
+                if cached is not None:
+                    for chunk in store.chunks(cached):
+                        yield chunk
+                    return
+            async for chunk in self._fetch_blob(ref, digest, size=size, max_bytes=max_bytes):
+                yield chunk
+
+    def _blob_store(self) -> BlobStore | None:
+        cache = self.http.cache
+        if cache is None:
+            return None
+        if self._blobs is None:
+            self._blobs = BlobStore(cache.root)
+        return self._blobs
+
+    def _blob_lock(self, digest: str) -> asyncio.Lock:
+        lock = self._blob_locks.get(digest)
+        if lock is None:
+            lock = self._blob_locks[digest] = asyncio.Lock()
+        return lock
+
+    async def _fetch_blob(
+        self, ref: ImageReference, digest: str, *, size: int | None, max_bytes: int | None
+    ) -> AsyncIterator[bytes]:
         url = self.blob_url(ref, digest)
         headers = await self._auth_headers(ref)
         hasher = hasher_for(digest)
         total = 0
+        store = self._blob_store()
+        writer = store.writer(digest) if store is not None else None
+        done = False
         chunks = self.http.stream(url, max_bytes=max_bytes, headers=headers)
         try:
-            async for chunk in chunks:
-                total += len(chunk)
-                if size is not None and total > size:
-                    break
-                hasher.update(chunk)
-                yield chunk
-        except NetworkError as exc:
-            raise self._blob_error(ref, url, digest, exc) from None
+            try:
+                async for chunk in chunks:
+                    total += len(chunk)
+                    if size is not None and total > size:
+                        break
+                    hasher.update(chunk)
+                    if writer is not None:
+                        writer.write(chunk)
+                    yield chunk
+            except NetworkError as exc:
+                if total:
+                    raise _cut(ref, url, digest, size=size, received=total, why=exc) from None
+                raise self._blob_error(ref, url, digest, exc) from None
+            except IntegrityError as exc:
+                # the Http layer's own check (a body shorter than its Content-Length)
+                raise _cut(ref, url, digest, size=size, received=total, why=exc) from None
+            finally:
+                # Leaving early (too many bytes, or the consumer stopped): close the
+                # response now, not when the generator is collected.
+                close = getattr(chunks, "aclose", None)
+                if close is not None:
+                    await close()
+            if size is not None and total != size:
+                length = f"more than {size}" if total > size else str(total)
+                raise IntegrityError(
+                    f"{redact_url(url)} is {length} bytes but the manifest of {ref} declares "
+                    f"{size} for {digest}; lockpin refuses it (and discarded what it read).",
+                    url=redact_url(url),
+                    expected=str(size),
+                    actual=length,
+                )
+            actual = f"{algorithm_of(digest)}:{hasher.hexdigest()}"
+            if actual != digest:
+                raise _mismatch(ref, url, expected=digest, actual=actual, what="asked for")
+            if writer is not None:
+                writer.commit()
+            done = True
         finally:
-            # Leaving early (too many bytes, or the consumer stopped): close the
-            # response now, not when the generator is collected.
-            close = getattr(chunks, "aclose", None)
-            if close is not None:
-                await close()
-        if size is not None and total != size:
-            length = f"more than {size}" if total > size else str(total)
-            raise IntegrityError(
-                f"{redact_url(url)} is {length} bytes but the manifest of {ref} declares "
-                f"{size}; lockpin refuses it.",
-                url=redact_url(url),
-                expected=str(size),
-                actual=length,
-            )
-        actual = f"{algorithm_of(digest)}:{hasher.hexdigest()}"
-        if actual != digest:
-            raise _mismatch(ref, url, expected=digest, actual=actual, what="asked for")
+            if writer is not None and not done:
+                writer.abort()
 
     def _blob_error(
         self, ref: ImageReference, url: str, digest: str, exc: NetworkError
@@ -300,13 +353,18 @@ class Registry:
     async def _challenge(self, ref: ImageReference) -> Challenge | None:
         """The registry's challenge, learnt once from ``GET /v2/``."""
         key = ref.api_host
-        if key not in self._challenges:
-            url = self._v2(ref)
-            try:
-                resp = await self.http.get(url, ok_statuses=frozenset({200, 401}))
-            except NetworkError as exc:
-                raise self._network_error(ref, url, exc) from None
-            self._challenges[key] = _pick(resp) if resp.status == 401 else None
+        if key in self._challenges:
+            return self._challenges[key]
+        # Concurrent first requests (every image of a Dockerfile) ask once.
+        lock = self._challenge_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key not in self._challenges:
+                url = self._v2(ref)
+                try:
+                    resp = await self.http.get(url, ok_statuses=frozenset({200, 401}))
+                except NetworkError as exc:
+                    raise self._network_error(ref, url, exc) from None
+                self._challenges[key] = _pick(resp) if resp.status == 401 else None
         return self._challenges[key]
 
     async def _auth_headers(self, ref: ImageReference) -> dict[str, str]:
@@ -366,8 +424,14 @@ class Registry:
         try:
             if method == "HEAD":
                 return await self.http.head(url, headers=headers)
+            # Manifests are small (registries refuse over 4 MiB): a bigger body is
+            # refused at that cap, never read up to a page's.
             return await self.http.get(
-                url, headers=headers, ok_statuses=frozenset({200, 401, 403, 404})
+                url,
+                headers=headers,
+                ok_statuses=frozenset({200, 401, 403, 404}),
+                max_bytes=MAX_MANIFEST_BYTES,
+                what="a manifest",
             )
         except NetworkError as exc:
             raise self._network_error(ref, url, exc) from None
@@ -438,6 +502,26 @@ def _why(resp: Response) -> str:
     except ValueError:
         pass
     return ""
+
+
+def _cut(
+    ref: ImageReference,
+    url: str,
+    digest: str,
+    *,
+    size: int | None,
+    received: int,
+    why: Exception,
+) -> IntegrityError:
+    of = f" of {size}" if size is not None else ""
+    return IntegrityError(
+        f"{redact_url(url)} broke off after {received}{of} bytes of blob {digest} of {ref} "
+        f"({why}); lockpin discarded what it read. Retry; if it keeps happening, the "
+        "registry or a proxy is cutting large downloads.",
+        url=redact_url(url),
+        expected=f"{size} bytes" if size is not None else "the whole blob",
+        actual=f"{received} bytes",
+    )
 
 
 def _mismatch(

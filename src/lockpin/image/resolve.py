@@ -174,6 +174,15 @@ async def resolve_image_async(
             for platform in wanted:
                 entry = select_platform(parsed, platform, reference=str(ref))
                 child = await registry.manifest(pinned.with_digest(entry.digest))
+                if len(child.body) != entry.size:
+                    # The digest matched, so the index lies about the size: the spec
+                    # makes it exact, and a client that trusts it is open to abuse.
+                    raise ManifestError(
+                        f"the index lists the {platform} manifest {entry.digest} as "
+                        f"{entry.size} bytes, but it is {len(child.body)}; lockpin refuses "
+                        "an index whose descriptors lie. Push the image again.",
+                        source=str(ref),
+                    )
                 if reporter is not None:
                     reporter.report(Event("download", subject=ref.familiar, size=len(child.body)))
                 inner = parse_manifest(child.body, child.media_type, source=f"{ref} ({platform})")

@@ -62,6 +62,7 @@ _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 #: statuses whose ``Retry-After`` header is honoured (RFC 9110 15.5.20, RFC 6585)
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 CacheMode = Literal["page", "none"]
+_Method = Literal["GET", "HEAD", "POST"]
 
 _CHUNK = 1 << 16
 
@@ -140,9 +141,11 @@ def _retry_after(value: str | None, *, now: float | None = None) -> float | None
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
-def _gave_up(url: str, attempts: int, last: str, status: int | None = None) -> NetworkError:
+def _gave_up(
+    url: str, attempts: int, last: str, status: int | None = None, method: str = "GET"
+) -> NetworkError:
     return NetworkError(
-        f"GET {redact_url(url)} failed after {attempts} attempt(s): {last}. "
+        f"{method} {redact_url(url)} failed after {attempts} attempt(s): {last}. "
         "Check the URL and your network or proxy settings, then retry.",
         url=redact_url(url),
         status=status,
@@ -278,9 +281,10 @@ class _Interrupted(Exception):
 class _Attempts:
     """The retry budget of one logical fetch, shared by restarts of its body."""
 
-    def __init__(self, http: Http, url: str) -> None:
+    def __init__(self, http: Http, url: str, method: str = "GET") -> None:
         self.http = http
         self.url = url
+        self.method = method
         self.total = http.config.retries + 1
         self.used = 0
 
@@ -291,7 +295,7 @@ class _Attempts:
         the HTTP status that failed it, if any, kept on the final error)."""
         self.used += 1
         if self.used >= self.total:
-            raise _gave_up(self.url, self.total, last, status)
+            raise _gave_up(self.url, self.total, last, status, self.method)
         config = self.http.config
         delay = config.backoff * (2 ** (self.used - 1)) * (0.5 + random.random())
         if retry_after is not None:
@@ -427,11 +431,17 @@ class Http:
         headers: Mapping[str, str] | None = None,
         cache: CacheMode = "none",
         ok_statuses: frozenset[int] = frozenset({200}),
+        max_bytes: int | None = None,
+        what: str = "a page",
     ) -> Response:
         """GET with retries. Statuses outside ``ok_statuses`` (after retries) are
-        returned as-is when they are 4xx so callers can tell 404 from failure."""
+        returned as-is when they are 4xx so callers can tell 404 from failure.
+        ``max_bytes`` (default ``config.max_page_bytes``) caps the body: a registry
+        manifest or a token is refused at its small cap, not at a page's; ``what``
+        names the body in that error."""
+        limit = self.config.max_page_bytes if max_bytes is None else max_bytes
         if url.startswith("file:"):
-            return self._file_response(url, get_file(url, limit=self.config.max_page_bytes))
+            return self._file_response(url, get_file(url, limit=limit))
         self.check_url(url)
         key = f"{split_auth(url)[0]}|{(headers or {}).get('Accept', '')}"
         entry: CacheEntry | None = None
@@ -454,9 +464,7 @@ class Http:
                 req_headers["If-None-Match"] = str(entry.meta["etag"])
             if entry.meta.get("last_modified"):
                 req_headers["If-Modified-Since"] = str(entry.meta["last_modified"])
-        resp = await self._fetch_response(
-            url, req_headers, limit=self.config.max_page_bytes, what="a page"
-        )
+        resp = await self._fetch_response(url, req_headers, limit=limit, what=what)
         if resp.status == 304 and entry is not None and self._cache is not None:
             self._cache.touch(
                 "pages",
@@ -524,7 +532,8 @@ class Http:
         limit: int,
         what: str,
         require_ok: bool,
-        method: Literal["GET", "HEAD"] = "GET",
+        method: _Method = "GET",
+        content: bytes | None = None,
     ) -> AsyncIterator[bytes]:
         """The body of ONE response to ``GET url``, in chunks.
 
@@ -539,6 +548,8 @@ class Http:
         With ``require_ok``, any status but 200/206 is a :class:`NetworkError`.
         A caller's own ``Authorization`` header (a registry's bearer token) wins over
         credentials of the URL or netrc. ``method="HEAD"`` reads no body.
+        ``content`` is a request body (``POST``): sent again whole on a retry, and
+        never sent on to a redirect's target (the 3xx is answered as it is).
         """
         import httpx
 
@@ -554,7 +565,12 @@ class Http:
             try:
                 self.requests += 1
                 async with client.stream(
-                    method, bare, headers=dict(headers), auth=auth or httpx.USE_CLIENT_DEFAULT
+                    method,
+                    bare,
+                    headers=dict(headers),
+                    auth=auth or httpx.USE_CLIENT_DEFAULT,
+                    content=content,
+                    follow_redirects=False if content is not None else httpx.USE_CLIENT_DEFAULT,
                 ) as resp:
                     head.url = str(resp.url)
                     head.status = resp.status_code
@@ -647,12 +663,13 @@ class Http:
         what: str,
         sink: Callable[[], _S],
         require_ok: bool = False,
-        method: Literal["GET", "HEAD"] = "GET",
+        method: _Method = "GET",
+        content: bytes | None = None,
     ) -> tuple[_Head, _S, int]:
         """GET ``url`` into a fresh ``sink()`` per attempt; a failure part-way through
         the body starts over from byte 0 (counted as a retry), so the sink returned
         holds exactly one complete body. Returns the head, the sink and the length."""
-        attempts = _Attempts(self, url)
+        attempts = _Attempts(self, url, method)
         while True:
             head = _Head()
             target = sink()
@@ -667,6 +684,7 @@ class Http:
                     what=what,
                     require_ok=require_ok,
                     method=method,
+                    content=content,
                 ):
                     target.update(chunk)
                     size += len(chunk)
@@ -685,10 +703,11 @@ class Http:
         *,
         limit: int,
         what: str,
-        method: Literal["GET", "HEAD"] = "GET",
+        method: _Method = "GET",
+        content: bytes | None = None,
     ) -> Response:
         head, body, _size = await self._fetch(
-            url, headers, limit=limit, what=what, sink=_Buffer, method=method
+            url, headers, limit=limit, what=what, sink=_Buffer, method=method, content=content
         )
         return Response(
             url=head.url, status=head.status, content=bytes(body.data), headers=head.headers
@@ -703,6 +722,36 @@ class Http:
         self.check_url(url)
         return await self._fetch_response(
             url, dict(headers or {}), limit=0, what="a HEAD response", method="HEAD"
+        )
+
+    async def post(
+        self,
+        url: str,
+        *,
+        form: Mapping[str, str],
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+    ) -> Response:
+        """POST ``form`` (``application/x-www-form-urlencoded``), for OAuth2 token
+        endpoints. Retried like :meth:`get` (the body is sent again whole), the
+        answer capped like a page; every status is returned as-is (5xx and 429
+        after the retries raise; ``max_bytes`` caps the answer, default
+        ``config.max_page_bytes``). The body may hold a secret, so it is never
+        logged, never cached, never part of an error, and never sent on to a
+        redirect's target: a 3xx is returned as it is."""
+        from urllib.parse import urlencode
+
+        if self.config.offline:
+            raise OfflineError(redact_url(url))
+        self.check_url(url)
+        req_headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        return await self._fetch_response(
+            url,
+            req_headers,
+            limit=self.config.max_page_bytes if max_bytes is None else max_bytes,
+            what="a POST response",
+            method="POST",
+            content=urlencode(list(form.items())).encode("ascii"),
         )
 
     async def get_range(
