@@ -28,12 +28,25 @@ __all__ = [
     "build_two_index_files",
     "closed_port",
     "dir_state",
+    "lock_body",
     "pip_environ",
     "run_cli",
     "run_pip_in",
     "run_subprocess",
     "sha256_file",
 ]
+
+
+def lock_body(text: str) -> str:
+    """A lock without what says how it was made: the header comments (lines that
+    start with ``#``; the indented ``# via`` notes stay) and apt.lock's ``base``
+    and ``command`` lines. Two locks of the same pins made with other options
+    (``--base IMAGE`` and the same values by hand) have equal bodies."""
+    return "".join(
+        line
+        for line in text.splitlines(keepends=True)
+        if not line.startswith(("#", "base = ", "command = "))
+    )
 
 
 def sha256_file(path: Path) -> str:

@@ -145,14 +145,23 @@ def read_text(path: str | os.PathLike[str], *, what: str = "input file") -> str:
     return decode_text(data, name)
 
 
-def atomic_write(path: str | os.PathLike[str], text: str) -> None:
+def atomic_write(path: str | os.PathLike[str], text: str, *, expected: str | None = None) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new file,
     never a partial one: temp file in the same directory, fsync, rename.
 
     The file's permission bits are kept when it exists.
+
+    ``expected`` is for rewriting a user's file in place (``dockerfile pin``): the
+    text lockpin read from ``path``. The file is then refused when it has no write
+    permission at all (``chmod a-w``: the user protected it; a rename would replace
+    it anyway) and when it no longer holds ``expected`` right before the rename (an
+    editor saved it meanwhile: replacing it would lose that edit). Either way
+    nothing is written.
     """
     target = _write_target(Path(path))
     data = text.encode("utf-8")
+    if expected is not None:
+        _check_unchanged(target, expected)
     directory = target.parent if str(target.parent) else Path(".")
     try:
         mode = target.stat().st_mode & 0o7777
@@ -172,6 +181,8 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
+        if expected is not None:
+            _check_unchanged(target, expected)  # again: the window is now the rename
         os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -180,6 +191,31 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> None:
             raise InputError(f"cannot write {target}: {exc.strerror}.") from exc
         raise
     _fsync_directory(directory)
+
+
+def _check_unchanged(target: Path, expected: str) -> None:
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(
+            f"{target}: was removed while lockpin worked; nothing written. Run again."
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror}.") from exc
+    if not mode & 0o222 or not os.access(target, os.W_OK):
+        raise InputError(
+            f"{target}: is read-only; lockpin leaves it as it is. Make it writable "
+            "(chmod u+w), or see the change without writing it (--dry-run, --check)."
+        )
+    try:
+        now = read_input_bytes(target)
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror}.") from exc
+    if now != expected.encode("utf-8"):
+        raise InputError(
+            f"{target}: changed on disk while lockpin worked (after it was read); lockpin "
+            "does not overwrite that change and wrote nothing. Run the command again."
+        )
 
 
 def _write_target(path: Path) -> Path:

@@ -196,3 +196,84 @@ def test_credentials_stay_out_of_verbose_output(
     assert auth not in result.both
     # hpack logs encoded request headers at DEBUG: kept quiet even at -vvv.
     assert logging.getLogger("hpack").getEffectiveLevel() >= logging.WARNING
+
+
+def _identity_config(docker_config: Path, host: str, token: str) -> None:
+    import base64
+
+    # What `docker login` writes for Azure: a placeholder user, no password, the token.
+    user = base64.b64encode(b"00000000-0000-0000-0000-000000000000:").decode()
+    (docker_config / "config.json").write_text(
+        json.dumps({"auths": {host: {"auth": user, "identitytoken": token}}})
+    )
+
+
+def _everything(result: CliRun, caplog: pytest.LogCaptureFixture, cache: Path) -> str:
+    files = [p.read_bytes().decode("latin-1") for p in cache.rglob("*") if p.is_file()]
+    return "\n".join([result.both, caplog.text, *files])
+
+
+@pytest.mark.parametrize("oauth", [True, False], ids=["oauth2-post", "get-fallback"])
+def test_an_identity_token_is_used_and_never_shown(
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    oci_registry: OciRegistry,
+    docker_config: Path,
+    tmp_path: Path,
+    oauth: bool,
+) -> None:
+    import logging
+
+    from fixtures.registry import IDENTITY_TOKEN
+
+    server = oci_registry.token_server
+    _identity_config(docker_config, oci_registry.token.host, IDENTITY_TOKEN)
+    ref = oci_registry.ref("private/multi:1", registry=oci_registry.token)  # needs login
+    cache = tmp_path / "cache"
+    server.forms.clear()
+    server.oauth = oauth
+    try:
+        with caplog.at_level(logging.DEBUG):
+            result = run_cli(
+                capsys, "image", "resolve", ref, "-vvv", "--retries", "0", "--cache-dir", str(cache)
+            )
+    finally:
+        server.oauth = True
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"{ref}@{oci_registry.digests['private/multi:1']}")
+    posted = {
+        "grant_type": "refresh_token",
+        "refresh_token": "<valid>",
+        "service": "lockpin-test-registry",
+        "scope": "repository:private/multi:pull",
+        "client_id": "lockpin",
+    }
+    # without OAuth2 the POST is refused (404) and the token goes by GET instead
+    assert server.forms == ([posted] if oauth else [])
+    seen = _everything(result, caplog, cache)
+    assert IDENTITY_TOKEN not in seen  # nor the rotated one the server sent back
+    assert "T0KEN" not in seen
+
+
+def test_a_refused_identity_token_is_not_shown(
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    oci_registry: OciRegistry,
+    docker_config: Path,
+    tmp_path: Path,
+) -> None:
+    import logging
+
+    wrong = "wrong-refresh-PLANTED-secret-9c2e"
+    _identity_config(docker_config, oci_registry.token.host, wrong)
+    ref = oci_registry.ref("private/multi:1", registry=oci_registry.token)
+    cache = tmp_path / "cache"
+    with caplog.at_level(logging.DEBUG):
+        result = run_cli(
+            capsys, "image", "resolve", ref, "-vvv", "--retries", "0", "--cache-dir", str(cache)
+        )
+    assert result.code == 2, result.both
+    assert "Traceback" not in result.err
+    assert "refused the credentials" in result.err
+    assert str(docker_config / "config.json") in result.err  # where they came from
+    assert "PLANTED" not in _everything(result, caplog, cache)

@@ -276,10 +276,67 @@ def test_bad_token_answers(body: bytes, reason: str) -> None:
             _authorize(realm)
 
 
-def test_an_unusable_realm_and_identity_tokens() -> None:
+def test_an_unusable_realm() -> None:
     with _Realm() as realm:
         with pytest.raises(RegistryAuthError, match="unusable token service"):
             _authorize(realm, realm_url="file:///etc/passwd")
-        with pytest.raises(RegistryAuthError, match="identity tokens"):
-            _authorize(realm, creds=RegistryCredentials(identity_token="x", source="cfg"))
         assert realm.requests == []
+
+
+class _OAuthRealm(_Realm):
+    """Also takes POSTs: ``post_status`` (200: an RFC 6749 answer); keeps the forms."""
+
+    post_status = 200
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[dict[str, list[str]], str]] = []
+
+    def _route_post(self, path: str, query: str, headers: dict[str, str], body: bytes) -> Response:
+        from urllib.parse import parse_qs
+
+        self.forms.append((parse_qs(body.decode()), headers.get("content-type", "")))
+        if self.post_status != 200:
+            return Response(self.post_status, b'{"error":"nope"}')
+        return Response(
+            200, b'{"access_token": "oauth1", "expires_in": 100, "refresh_token": "r2"}'
+        )
+
+
+def test_an_identity_token_is_posted_as_an_oauth2_refresh_token() -> None:
+    with _OAuthRealm() as realm:
+        creds = RegistryCredentials("00000000-guid", identity_token="refresh-SECRET", source="cfg")
+        assert _authorize(realm, creds=creds, times=2) == ["Bearer oauth1"] * 2
+        [(form, content_type)] = realm.forms  # cached: one POST for both
+        assert content_type == "application/x-www-form-urlencoded"
+        assert form == {
+            "grant_type": ["refresh_token"],
+            "refresh_token": ["refresh-SECRET"],
+            "service": ["svc"],
+            "scope": ["repository:a:pull"],
+            "client_id": ["lockpin"],
+        }
+        assert [r.method for r in realm.requests] == ["POST"]
+        assert "refresh-SECRET" not in realm.requests[0].path
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 405])
+def test_a_realm_without_oauth2_gets_the_identity_token_by_get(status: int) -> None:
+    with _OAuthRealm() as realm:
+        realm.post_status = status
+        creds = RegistryCredentials("user", identity_token="refresh-SECRET", source="cfg")
+        assert _authorize(realm, creds=creds) == ["Bearer t1"]
+        assert [r.method for r in realm.requests] == ["POST", "GET"]
+        assert realm.requests[1].headers["authorization"] == "Basic " + _b64("user:refresh-SECRET")
+
+
+def test_a_refused_identity_token_is_not_shown() -> None:
+    with _OAuthRealm() as realm:
+        realm.post_status = 403
+        creds = RegistryCredentials(identity_token="refresh-SECRET", source="cfg")
+        with pytest.raises(RegistryAuthError) as info:
+            _authorize(realm, creds=creds)
+        assert "HTTP 403" in str(info.value)
+        assert "the credentials" in str(info.value)
+        assert "refresh-SECRET" not in repr(info.value.__dict__) + str(info.value)
+        assert [r.method for r in realm.requests] == ["POST"]  # a refusal is final

@@ -7,12 +7,12 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING
 
-import pytest
-
 from lockpin.image.blobs import BlobStore
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
 DATA = b"layer bytes " * 10_000
 DIGEST = "sha256:" + hashlib.sha256(DATA).hexdigest()

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from lockpin.errors import (
     DockerfileError,
     InputError,
+    LockpinError,
     NoSuchImageError,
     NoSuchPlatformError,
     PinError,
@@ -23,6 +24,8 @@ from lockpin.image.pin import PinResult, pin_dockerfile, pin_text
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
+
+    from fixtures.registry_plugin import OciRegistry
 
 
 def digest(text: str) -> str:
@@ -384,3 +387,90 @@ def test_pinning_is_idempotent(lines: list[str], newline: str) -> None:
     assert changed == {c.line for c in first.changes}
     for line in changed:
         assert before[line - 1].split("=")[0].split()[0] in ("FROM", "ARG")
+
+
+# -- every image at once ------------------------------------------------------------------------
+
+
+class BatchRegistry(FakeRegistry):
+    """A resolver with ``resolve_all``: answers every request in one call."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.batches: list[list[tuple[str, tuple[str, ...]]]] = []
+
+    def resolve_all(self, requests: Sequence[tuple[str, tuple[str, ...]]]) -> list[object]:
+        self.batches.append(list(requests))
+        out: list[object] = []
+        for ref, platforms in requests:
+            try:
+                out.append(FakeRegistry.resolve(self, ref, platforms))
+            except LockpinError as exc:
+                out.append(exc)
+        return out
+
+
+def test_a_batch_resolver_is_asked_once_for_every_image_in_file_order() -> None:
+    registry = BatchRegistry()
+    text = (
+        "FROM b:1 AS one\n"
+        "FROM --platform=linux/arm64 a:2\n"
+        "FROM b:1\n"
+        "FROM c@" + OLD + "\n"  # pinned, not --update: not asked
+        "FROM one\n"
+    )
+    result = pin(text, registry)
+    assert registry.batches == [[("b:1", ()), ("a:2", ("linux/arm64",))]]
+    assert registry.calls == [("b:1", ()), ("a:2", ("linux/arm64",))]  # nothing asked twice
+    assert result.text.splitlines()[0] == f"FROM b:1@{digest('b:1')} AS one"
+
+
+def test_a_batch_raises_the_first_failure_in_file_order() -> None:
+    registry = BatchRegistry(missing=["gone:2", "gone:3"])
+    with pytest.raises(PinError) as info:
+        pin("FROM ok:1\nFROM gone:2\nFROM gone:3\n", registry)
+    assert str(info.value).startswith("Dockerfile:2: cannot pin gone:2: ")
+    assert len(registry.batches) == 1
+
+
+def test_the_registry_resolver_shares_one_client_and_asks_concurrently(
+    oci_registry: OciRegistry, tmp_path: Path
+) -> None:
+    """Three images behind a token: one /v2/ ping, one token, and the two tag
+    lookups in flight together (each waits for the other at a barrier: one at a
+    time, the first would wait in vain and the barrier would break)."""
+    import threading
+
+    from fixtures.registry import RegistryProxy
+    from lockpin.image.pin import RegistryResolver
+    from lockpin.net.config import HttpConfig
+
+    # three tag lookups: (), (linux/amd64,), (linux/arm64,)
+    barrier = threading.Barrier(3, timeout=20)
+    broken: list[bool] = []
+
+    def meet(method: str, path: str, headers: dict[str, str]) -> None:
+        if path.endswith("/manifests/1") and "authorization" in headers:
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                broken.append(True)
+
+    with RegistryProxy(oci_registry.token.url) as proxy:
+        host = proxy.url.removeprefix("http://")
+        proxy.override("/v2/public/multi/manifests/", meet)
+        issued = oci_registry.token_server.issued
+        text = (
+            f"FROM {host}/public/multi:1 AS a\n"
+            f"FROM --platform=linux/amd64 {host}/public/multi:1 AS b\n"
+            f"FROM --platform=linux/arm64 {host}/public/multi:1\n"
+        )
+        resolver = RegistryResolver(http=HttpConfig(retries=0, cache_dir=None))
+        result = pin_text(text, resolver=resolver)
+        pings = [r for r in proxy.requests if r.path == "/v2/"]
+    assert not broken
+    assert len(pings) == 1
+    assert oci_registry.token_server.issued == issued + 1  # one token, shared
+    index = oci_registry.digests["public/multi:1"]
+    assert [c.new_digest for c in result.changes] == [index] * 3
+    assert [c.line for c in result.changes] == [1, 2, 3]

@@ -433,9 +433,13 @@ def test_a_cut_blob_stream_is_refused_and_nothing_is_cached(
         layer = await _layer(r, ref)
         proxy.override(f"/v2/lockpin-big/one/blobs/{layer.digest}", cut)
         seen: list[bytes] = []
-        with pytest.raises(IntegrityError) as info:
+
+        async def read() -> None:
             async for chunk in r.blob_stream(ref, layer.digest, size=layer.size):
                 seen.append(chunk)
+
+        with pytest.raises(IntegrityError) as info:
+            await read()
         err = info.value
         assert layer.digest in str(err)
         assert proxy.url.removeprefix("http://") in err.url

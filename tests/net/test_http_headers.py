@@ -116,3 +116,59 @@ def test_a_4xx_download_keeps_its_status(servers: tuple[Echo, Echo]) -> None:
     with pytest.raises(NetworkError, match="HTTP 404") as info:
         run(lambda h: h.download(f"{a.url}/nothing"))
     assert info.value.status == 404
+
+
+# -- POST (OAuth2 token requests) ---------------------------------------------------------------
+
+
+class Poster(Echo):
+    """POST ``/echo``: the body back; POST ``/to?URL``: a 307 to URL (which would
+    resend the body); ``/flaky``: 503 once, then the body."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[bytes] = []
+        self.flaky = 1
+
+    def _route_post(self, path: str, query: str, headers: dict[str, str], body: bytes) -> Response:
+        self.bodies.append(body)
+        if path == "/to":
+            return Response(307, b"", {"Location": query})
+        if path == "/flaky" and self.flaky:
+            self.flaky -= 1
+            return Response(503, b"busy\n")
+        return Response(200, body, {"Content-Type": headers.get("content-type", "")})
+
+
+def test_post_sends_a_form_retries_and_is_never_cached(tmp_path: Path) -> None:
+    config = HttpConfig(
+        backoff=0.01, retries=1, timeout=5.0, use_netrc=False, cache_dir=tmp_path / "c"
+    )
+    with Poster() as server:
+        form = {"grant_type": "refresh_token", "refresh_token": "s3cr&t=x"}
+        resp = run(lambda h: h.post(f"{server.url}/flaky", form=form), config)
+        assert resp.status == 200
+        assert resp.content == b"grant_type=refresh_token&refresh_token=s3cr%26t%3Dx"
+        assert resp.headers["content-type"] == "application/x-www-form-urlencoded"
+        assert server.bodies == [resp.content] * 2  # the 503 was retried, body sent again
+        assert [r.method for r in server.requests] == ["POST", "POST"]
+    cached = [p for p in (tmp_path / "c").rglob("*") if p.is_file()]
+    assert not any(b"s3cr" in p.read_bytes() for p in cached)
+
+
+def test_post_never_follows_a_redirect(servers: tuple[Echo, Echo]) -> None:
+    _, other = servers
+    with Poster() as server:
+        resp = run(lambda h: h.post(f"{server.url}/to?{other.url}/echo", form={"secret": "x"}))
+        assert resp.status == 307
+    assert other.requests == []  # the body never went to the redirect's target
+
+
+def test_post_answers_are_capped_and_errors_name_post() -> None:
+    with Poster() as server:
+        with pytest.raises(NetworkError, match="larger than"):
+            run(lambda h: h.post(f"{server.url}/echo", form={"a": "b" * 100}, max_bytes=10))
+        server.fail("/echo", 503, times=None)
+        with pytest.raises(NetworkError, match=r"^POST ") as info:
+            run(lambda h: h.post(f"{server.url}/echo", form={"refresh_token": "s3cr"}))
+        assert "s3cr" not in str(info.value)

@@ -28,6 +28,7 @@ __all__ = [
     "add_command_group",
     "add_index_options",
     "add_insecure_host_option",
+    "add_insecure_registry",
     "add_net_options",
     "add_target_options",
     "add_upgrade_options",
@@ -198,12 +199,19 @@ def add_base_options(p: argparse.ArgumentParser, *, what: str) -> None:
         metavar="DOCKERFILE[:STAGE]",
         help="like --base, with the pinned FROM image of a Dockerfile stage (default: the last)",
     )
-    g.add_argument(
+    add_insecure_registry(g)
+
+
+def add_insecure_registry(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--insecure-registry HOST`` (repeatable), for every command that talks to
+    registries."""
+    parser.add_argument(
         "--insecure-registry",
         metavar="HOST",
         action="append",
         default=[],
-        help="allow plain http to this registry (loopback registries always are)",
+        help="speak plain http to this registry (HOST or HOST:PORT; loopback registries "
+        "always are)",
     )
 
 
@@ -215,9 +223,8 @@ def base_images(
 ) -> list[BaseImage]:
     """The base image read once per platform (``platforms``, default ``--platform``);
     empty without ``--base``/``--base-from``."""
-    from .. import read_base
     from ..errors import InputError
-    from ..image.base import base_from_dockerfile
+    from ..image.base import base_from_dockerfile, read_bases
 
     reference = args.base
     platforms = list(args.platform if platforms is None else platforms)
@@ -240,17 +247,16 @@ def base_images(
                 f"--platform {platform!r}: with {option}, name Docker platforms "
                 "(linux/amd64, linux/arm64); the wheel tags come from the image's C library."
             )
-    config = http_config(args)
-    return [
-        read_base(
+    # every platform at once, over one client (blobs the platforms share, once)
+    return list(
+        read_bases(
             reference,
-            platform=platform,
-            http=config,
+            platforms=platforms,
+            http=http_config(args),
             insecure_registries=tuple(args.insecure_registry),
             reporter=reporter,
         )
-        for platform in platforms
-    ]
+    )
 
 
 def add_verbosity(p: argparse.ArgumentParser) -> None:

@@ -49,7 +49,9 @@ examples:
 
 exit status: 0 written or up to date; 1 --check found something to pin; 2 bad input
 (a Dockerfile that does not parse, a bad reference), an image or platform the
-registry does not have, or a network error. The Dockerfile is untouched on failure.
+registry does not have, or a network error. The Dockerfile is untouched on failure;
+it is not replaced when it is read-only (chmod a-w) or was changed on disk while
+lockpin was at the registry (run again).
 """
 
 
@@ -93,14 +95,7 @@ def _add_pin(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a build arg, as given to docker build, for expanding FROM lines (repeatable)",
     )
     opt.add_check_options(p, what="Dockerfile")
-    g = p.add_argument_group("registry")
-    g.add_argument(
-        "--insecure-registry",
-        metavar="HOST",
-        action="append",
-        default=[],
-        help="allow plain http to this registry (loopback registries always are)",
-    )
+    opt.add_insecure_registry(p.add_argument_group("registry"))
     opt.add_net_options(p)
     opt.add_verbosity(p)
 
@@ -155,7 +150,7 @@ def run_pin(args: argparse.Namespace) -> int:
     if args.dry_run:
         out.write_check_diff(path, result.original, result.text)
         return 0
-    atomic_write(path, result.text)
+    atomic_write(path, result.text, expected=result.original)
     out.write_check_diff(path, result.original, result.text, after="pinned")
     for change in result.changes:
         if change.old_digest is not None:

@@ -74,14 +74,7 @@ def _add_resolve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         default="text",
         help="text (default): readable; json: for tools",
     )
-    r.add_argument(
-        "--insecure-registry",
-        metavar="HOST",
-        action="append",
-        default=[],
-        help="speak plain http to this registry (HOST or HOST:PORT; loopback registries "
-        "always are)",
-    )
+    opt.add_insecure_registry(r)
     r.set_defaults(allow_insecure_host=[])
     opt.add_net_options(r)
     opt.add_verbosity(r)

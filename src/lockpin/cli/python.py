@@ -312,7 +312,7 @@ def run_compile(args: argparse.Namespace) -> int:
     lock = dataclasses.replace(
         lock,
         command=opt.command_line(args.argv),
-        bases=tuple(b.describe() for b in bases),
+        bases=tuple(b.locked() for b in bases),
     )
     out.warn_all(lock.warnings, quiet=args.quiet)
     if args.format == "pylock":

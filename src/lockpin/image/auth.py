@@ -254,7 +254,7 @@ class DockerConfigCredentials:
                 data = json.loads(self.path.read_bytes())
             except FileNotFoundError:
                 data = {}
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, RecursionError) as exc:
                 raise InputError(
                     f"{self.path}: cannot read Docker's config ({type(exc).__name__}); fix or "
                     "remove it, or point $DOCKER_CONFIG at another directory."
@@ -338,7 +338,7 @@ class DockerConfigCredentials:
             return None
         try:
             data = json.loads(out)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InputError(f"{program} get answered something that is not JSON.") from None
         if not isinstance(data, dict):
             raise InputError(f"{program} get answered something that is not a JSON object.")
@@ -539,7 +539,7 @@ def _parse_token(body: bytes, *, realm: str, reference: str) -> tuple[str, float
         raise bad("more than 1 MiB")
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a nesting bomb
         raise bad("something that is not JSON") from None
     if not isinstance(data, dict):
         raise bad("something that is not a JSON object")

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     from ..net.config import HttpConfig
     from ..progress import Reporter
+    from ..python.lock import LockedBase
     from ..python.target import Target
     from .manifest import Descriptor, ImageConfig
     from .reference import ImageReference
@@ -66,6 +67,7 @@ __all__ = [
     "parse_os_release",
     "read_base",
     "read_base_async",
+    "read_bases",
     "snapshot_of_sources",
 ]
 
@@ -221,22 +223,31 @@ class BaseImage:
             )
         return parse_target(python_version=version, platform=self.platform_tag())
 
+    def locked(self) -> LockedBase:
+        """What a lock records of this base (:class:`~lockpin.python.lock.LockedBase`):
+        the reference and digests, and what was read (no status text)."""
+        from ..python.lock import LockedBase
+        from .reference import parse_reference
+
+        os_release = self.os_release
+        return LockedBase(
+            reference=self.reference,
+            pinned=parse_reference(self.reference).with_digest(self.digest).familiar,
+            digest=self.digest,
+            manifest_digest=self.manifest_digest,
+            platform=self.platform,
+            python_version=self.python_version or None,
+            libc=self.libc.family if self.libc is not None else None,
+            libc_version=self.libc.version if self.libc is not None else None,
+            distribution=os_release.id if os_release is not None else None,
+            codename=(os_release.codename or None) if os_release is not None else None,
+            snapshot=self.snapshot,
+        )
+
     def describe(self) -> str:
         """One line for lock headers: ``python:3.12-slim@sha256:… (linux/amd64):
         Python 3.12.7, glibc 2.36, debian bookworm``."""
-        from .reference import parse_reference
-
-        shown = parse_reference(self.reference).with_digest(self.digest).familiar
-        facts = []
-        if self.python_version:
-            facts.append(f"Python {self.python_version}")
-        if self.libc is not None:
-            facts.append(f"{self.libc.family} {self.libc.version}")
-        if self.os_release is not None:
-            facts.append(" ".join(x for x in (self.os_release.id, self.os_release.codename) if x))
-        if self.snapshot:
-            facts.append(f"snapshot {self.snapshot}")
-        return f"{shown} ({self.platform})" + (": " + ", ".join(facts) if facts else "")
+        return self.locked().describe()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary (no status text: its sha256 and package count)."""
@@ -283,6 +294,8 @@ def _same_python(given: str, found: str) -> bool:
 # -- the pure parts ------------------------------------------------------------------------------
 
 _OS_RELEASE_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)")
+#: ID, VERSION_ID, VERSION_CODENAME and ID_LIKE words, as os-release(5) defines them
+_OS_RELEASE_WORD = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 def parse_os_release(text: str) -> dict[str, str]:
@@ -314,6 +327,22 @@ def _os_release(files: ImageFiles) -> OsRelease | None:
         if "ID" not in fields:
             continue
         codename = fields.get("VERSION_CODENAME", "") or fields.get("UBUNTU_CODENAME", "")
+        for key, value in (
+            ("ID", fields["ID"]),
+            ("VERSION_ID", fields.get("VERSION_ID", "")),
+            ("VERSION_CODENAME", codename),
+            *(("ID_LIKE", word) for word in fields.get("ID_LIKE", "").split()),
+        ):
+            # These values become apt suites (URL paths) and lock headers: only the
+            # characters os-release(5) allows them, nothing a lock or URL could read
+            # as syntax (quotes, newlines, '#', '/', '..').
+            if value and _OS_RELEASE_WORD.fullmatch(value.lower()) is None:
+                raise ManifestError(
+                    f"the image's {path} gives {key}={value[:80]!r}, which is not an "
+                    "os-release identifier (lower-case a-z, 0-9, '.', '_', '-'); lockpin "
+                    "refuses to use it. Lock without --base, naming the release by hand.",
+                    source=files.source or path,
+                )
         return OsRelease(
             id=fields["ID"].lower(),
             version_id=fields.get("VERSION_ID", ""),
@@ -653,6 +682,7 @@ async def read_base_async(
     from ..progress import Event
     from .digest import hasher_for
     from .manifest import (
+        LAYER_MEDIA_TYPES,
         MAX_CONFIG_BYTES,
         ImageIndex,
         is_foreign_layer,
@@ -708,9 +738,19 @@ async def read_base_async(
     stack = LayerStack(source=shown)
     for layer, diff_id in zip(manifest.layers, config.diff_ids, strict=True):
         if is_foreign_layer(layer.media_type):
+            # Its bytes live at the descriptor's ``urls``, outside the registry: lockpin
+            # never follows them (any host, no digest the registry vouches for).
             raise ManifestError(
                 f"layer {layer.digest} is a foreign layer ({layer.media_type}): lockpin reads "
-                "Linux images only",
+                "Linux images only, and never downloads layers from the URLs a manifest names",
+                source=shown,
+            )
+        if layer.media_type not in LAYER_MEDIA_TYPES:
+            # An encrypted layer, an artifact's blob, a made-up type: not a tar lockpin
+            # should sniff and read.
+            raise ManifestError(
+                f"layer {layer.digest} has media type {layer.media_type[:100]!r}, not an image "
+                "layer lockpin reads (tar, tar+gzip or tar+zstd); is this an image?",
                 source=shown,
             )
         reader = stack.open_layer(digest=layer.digest, diff_id=diff_id)
@@ -780,6 +820,33 @@ def read_base(
     :class:`~lockpin.errors.IntegrityError` for bytes that do not hash to their
     digest and :class:`~lockpin.errors.LayerError` for a layer that is not a tar.
     """
+    [base] = read_bases(
+        reference,
+        platforms=(platform,),
+        http=http,
+        insecure_registries=insecure_registries,
+        reporter=reporter,
+        source=source,
+    )
+    return base
+
+
+def read_bases(
+    reference: str,
+    *,
+    platforms: Sequence[str],
+    http: HttpConfig | None = None,
+    insecure_registries: Sequence[str] = (),
+    reporter: Reporter | None = None,
+    source: ImageSource | None = None,
+) -> tuple[BaseImage, ...]:
+    """:func:`read_base` for each of ``platforms``, in that order, read at once:
+    concurrently over one source (for a registry, one HTTP client and one
+    :class:`~lockpin.image.registry.Registry`: one challenge, one token, and a
+    layer several platforms share downloaded once and read from the cache by
+    the others). A tag is resolved once, so every platform is read from the same
+    index even if the tag moves meanwhile. When several fail, the error raised is
+    the first platform's in the order given."""
     from .._async import run_sync
 
     if source is None and reference.startswith("oci:"):
@@ -787,21 +854,46 @@ def read_base(
 
         path, tag = _split_layout(reference[len("oci:") :])
         return run_sync(
-            read_base_async(
-                OciLayout(path), f"localhost/oci-layout:{tag}", platform=platform, reporter=reporter
-            )
+            _read_all(OciLayout(path), f"localhost/oci-layout:{tag}", platforms, reporter)
         )
     if source is not None:
-        return run_sync(read_base_async(source, reference, platform=platform, reporter=reporter))
+        return run_sync(_read_all(source, reference, platforms, reporter))
     return run_sync(
         _read_from_registry(
             reference,
-            platform=platform,
+            platforms=platforms,
             http=http,
             insecure_registries=insecure_registries,
             reporter=reporter,
         )
     )
+
+
+async def _read_all(
+    source: ImageSource,
+    reference: str | ImageReference,
+    platforms: Sequence[str],
+    reporter: Reporter | None,
+) -> tuple[BaseImage, ...]:
+    import asyncio
+
+    from .platform import parse_platform
+    from .reference import parse_reference
+
+    ref = parse_reference(reference) if isinstance(reference, str) else reference
+    for platform in platforms:  # bad input fails before any network
+        parse_platform(platform)
+    if ref.digest is None and len(platforms) > 1:
+        body, _media_type = await source.manifest(ref, ref.identifier)
+        ref = ref.with_digest(_sha256(body))
+    results = await asyncio.gather(
+        *(read_base_async(source, ref, platform=p, reporter=reporter) for p in platforms),
+        return_exceptions=True,
+    )
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return tuple(r for r in results if isinstance(r, BaseImage))
 
 
 def _split_layout(text: str) -> tuple[str, str]:
@@ -838,11 +930,11 @@ class RegistrySource:
 async def _read_from_registry(
     reference: str,
     *,
-    platform: str,
+    platforms: Sequence[str],
     http: HttpConfig | None,
     insecure_registries: Sequence[str],
     reporter: Reporter | None,
-) -> BaseImage:
+) -> tuple[BaseImage, ...]:
     from ..net.http import Http
     from .registry import Registry
     from .resolve import registry_http_config
@@ -850,9 +942,7 @@ async def _read_from_registry(
     config = registry_http_config(http, insecure_registries)
     async with Http(config) as client:
         registry = Registry(client, insecure_registries=insecure_registries)
-        return await read_base_async(
-            RegistrySource(registry), reference, platform=platform, reporter=reporter
-        )
+        return await _read_all(RegistrySource(registry), reference, platforms, reporter)
 
 
 def base_from_dockerfile(

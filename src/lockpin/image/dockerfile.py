@@ -875,7 +875,9 @@ def _json_array(rest: str) -> tuple[str, ...] | None:
         return None
     try:
         value = json.loads(rest, parse_constant=_no_constant)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # too deep for Python's decoder (and Go's, whose limit is 10000): not JSON,
+        # the shell form, as BuildKit takes it
         return None
     if not isinstance(value, list):
         return None
@@ -890,7 +892,7 @@ def _looks_like_bad_json(rest: str) -> bool:
         return False
     try:
         value = json.loads(rest, parse_constant=_no_constant)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(value, list) and not all(isinstance(v, str) for v in value)
 

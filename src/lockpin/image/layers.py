@@ -14,7 +14,10 @@ What the stack of layers means, as the OCI image spec's changeset rules say:
 * ``dir/.wh.name`` (a *whiteout*) deletes ``dir/name`` and everything below it
   from the earlier layers; ``dir/.wh..wh..opq`` (an *opaque* directory) deletes
   everything below ``dir`` from the earlier layers. Neither touches entries of its
-  own layer, whatever their order in the tar;
+  own layer, whatever their order in the tar. A whiteout of nothing, ``.`` or
+  ``..`` (``.wh.``, ``.wh..``, ``.wh...``: the directory itself or its parent, at
+  the top the whole image) is written by no tool and refuses the layer; aufs
+  metadata (``.wh..wh.plnk``…) is skipped;
 * member paths are relative to the image root. They are normalised lexically
   (``./``, ``//``, a leading ``/`` and ``..`` that would climb above the root are
   dropped: the root is the ceiling, as it is for an extraction into a directory),

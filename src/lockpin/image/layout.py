@@ -56,7 +56,7 @@ class OciLayout:
             ) from exc
         try:
             data = json.loads(raw[:_MAX_INDEX])
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         if len(raw) > _MAX_INDEX or not isinstance(data, dict):
             raise ManifestError("not an OCI layout index.json", source=str(where))
@@ -84,15 +84,18 @@ class OciLayout:
             url=str(self.path),
         )
 
+    def _no_blob(self, reference: ImageReference, digest: str) -> NoSuchImageError:
+        return NoSuchImageError(
+            f"{reference}: the OCI layout {self.path} has no blob {digest}.",
+            reference=str(reference),
+            url=str(self.path),
+        )
+
     def _read_blob(self, reference: ImageReference, digest: str) -> bytes:
         try:
             return self._blob_path(digest).read_bytes()
         except OSError:
-            raise NoSuchImageError(
-                f"{reference}: the OCI layout {self.path} has no blob {digest}.",
-                reference=str(reference),
-                url=str(self.path),
-            ) from None
+            raise self._no_blob(reference, digest) from None
 
     async def blob(self, reference: ImageReference, descriptor: Descriptor) -> AsyncIterator[bytes]:
         """The bytes of the blob ``descriptor`` names, in chunks."""
@@ -100,11 +103,7 @@ class OciLayout:
         try:
             fh = self._blob_path(digest).open("rb")
         except OSError:
-            raise NoSuchImageError(
-                f"{reference}: the OCI layout {self.path} has no blob {digest}.",
-                reference=str(reference),
-                url=str(self.path),
-            ) from None
+            raise self._no_blob(reference, digest) from None
         with fh:
             while chunk := fh.read(_CHUNK):
                 yield chunk

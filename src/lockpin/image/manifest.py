@@ -351,7 +351,8 @@ def _effective_media_type(header: str, declared: str, *, source: str) -> str:
         header = ""
     if header and declared and header != declared:
         raise ManifestError(
-            f"the registry says the manifest is {header!r} but the manifest says {declared!r}; "
+            f"the registry says the manifest is {header[:100]!r} but the manifest says "
+            f"{declared[:100]!r}; "
             "lockpin refuses an ambiguous manifest",
             source=source,
         )
@@ -364,7 +365,7 @@ def _effective_media_type(header: str, declared: str, *, source: str) -> str:
         )
     if media_type not in INDEX_MEDIA_TYPES and media_type not in IMAGE_MANIFEST_MEDIA_TYPES:
         known = ", ".join(MANIFEST_MEDIA_TYPES)
-        shown = repr(media_type) if media_type else "(none given)"
+        shown = repr(media_type[:100]) if media_type else "(none given)"
         raise ManifestError(
             f"unknown manifest media type {shown}; lockpin reads {known}", source=source
         )

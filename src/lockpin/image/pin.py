@@ -13,8 +13,13 @@ API (stable):
 * :class:`PinResult` — ``text`` (the pinned Dockerfile), ``original``,
   ``changes`` (:class:`Change`), ``unpinned`` (:class:`Unpinned`: the ``FROM``
   lines lockpin could not pin, each saying why and what to do), ``unchanged``.
-* :class:`Resolver` — ``resolve(reference, platforms) -> digest``;
-  :class:`RegistryResolver` asks the registry.
+* :class:`Resolver` — ``resolve(reference, platforms) -> digest``; a resolver
+  may also have ``resolve_all(requests) -> [digest | LockpinError]``, which
+  :func:`pin_text` then calls once with every image of the file.
+  :class:`RegistryResolver` asks the registry, all the images of a Dockerfile
+  concurrently over one HTTP client (one challenge per registry, one token per
+  scope); the output and the error raised (the first in the file) are the same
+  as one at a time.
 
 The rules:
 
@@ -208,7 +213,7 @@ def pin_dockerfile(
         build_args=build_args,
     )
     if write and not result.unchanged:
-        atomic_write(name, result.text)
+        atomic_write(name, result.text, expected=result.original)
     return result
 
 
@@ -229,7 +234,14 @@ def pin_text(
     targets, unpinned = _plan(dockerfile, args, tuple(platforms))
     edits: list[Edit] = []
     changes: list[Change] = []
-    resolved: dict[tuple[str, tuple[str, ...]], str] = {}
+    resolved: dict[tuple[str, tuple[str, ...]], str | LockpinError] = {}
+    batch = getattr(resolver, "resolve_all", None)
+    if batch is not None:
+        # Every image at once (one client, concurrent requests); the errors are
+        # raised below in the file's order, as one at a time would.
+        keys = list(dict.fromkeys(k for t in targets if (k := _request(t, update)) is not None))
+        if keys:
+            resolved.update(zip(keys, batch(keys), strict=True))
     for target in targets:
         planned = _pin_one(dockerfile, target, resolver, resolved, update=update)
         if isinstance(planned, Unpinned):
@@ -403,11 +415,25 @@ def _platforms_for(base: FromImage, platforms: tuple[str, ...]) -> tuple[str, ..
     return None  # $BUILDPLATFORM: the build machine is not known here
 
 
+def _request(target: _Target, update: bool) -> tuple[str, tuple[str, ...]] | None:
+    """What :func:`_pin_one` will ask the resolver for ``target`` (``None``: nothing,
+    or a reference that does not parse, which it reports)."""
+    try:
+        reference = parse_reference(target.text)
+    except InputError:
+        return None
+    name, at, _old = target.text.partition("@")
+    has_tag = reference.tag is not None and name.rfind(":") > name.rfind("/")
+    if at and (not update or not has_tag):
+        return None
+    return (name if has_tag else f"{name}:latest", tuple(sorted(target.platforms)))
+
+
 def _pin_one(
     dockerfile: Dockerfile,
     target: _Target,
     resolver: Resolver,
-    resolved: dict[tuple[str, tuple[str, ...]], str],
+    resolved: dict[tuple[str, tuple[str, ...]], str | LockpinError],
     *,
     update: bool,
 ) -> tuple[Edit, Change] | Unpinned | None:
@@ -435,13 +461,15 @@ def _pin_one(
     platforms = tuple(sorted(target.platforms))
     key = (follow, platforms)
     digest = resolved.get(key)
-    if digest is None:
-        try:
+    try:
+        if isinstance(digest, LockpinError):
+            raise digest
+        if digest is None:
             digest = resolver.resolve(follow, platforms)
-            check_digest(digest, what=f"digest resolved for {follow}")
-        except LockpinError as exc:
-            raise PinError(exc, location=where, reference=follow) from exc
-        resolved[key] = digest
+        check_digest(digest, what=f"digest resolved for {follow}")
+    except LockpinError as exc:
+        raise PinError(exc, location=where, reference=follow) from exc
+    resolved[key] = digest
     if at and digest == old_digest:
         return None
     new_text = f"{follow}@{digest}"
@@ -499,12 +527,22 @@ class RegistryResolver:
         self.credentials = credentials
 
     def resolve(self, reference: str, platforms: Sequence[str]) -> str:
-        from .resolve import resolve_image
+        [digest] = self.resolve_all([(reference, tuple(platforms))])
+        if isinstance(digest, LockpinError):
+            raise digest
+        return digest
 
-        return resolve_image(
-            reference,
-            platforms=tuple(platforms),
+    def resolve_all(
+        self, requests: Sequence[tuple[str, tuple[str, ...]]]
+    ) -> list[str | LockpinError]:
+        """Every ``(reference, platforms)`` at once, concurrently over one client
+        (:func:`~lockpin.image.resolve.resolve_images`), in the order given."""
+        from .resolve import resolve_images
+
+        results = resolve_images(
+            requests,
             http=self.http,
             insecure_registries=self.insecure_registries,
             credentials=self.credentials,
-        ).digest
+        )
+        return [r if isinstance(r, LockpinError) else r.digest for r in results]

@@ -166,11 +166,30 @@ def _check_path(path: str, text: str) -> None:
         )
 
 
+def _shown(text: str) -> str:
+    """``text`` as an error may show it: a URL-like reference
+    (``https://user:pass@registry/x``, ``user:pass@registry/x``: an ``@`` followed by
+    a path, where only a digest may follow it) loses its scheme and user info."""
+    _, sep, rest = text.partition("://")
+    if not sep:
+        rest = text
+    _, at, after = rest.partition("@")
+    if at and "/" in after:
+        return f"***@{after}"
+    return rest if sep else text
+
+
 def parse_reference(text: str) -> ImageReference:
     """Parse and normalise ``text`` (``python`` -> ``docker.io/library/python:latest``)."""
     if not isinstance(text, str) or not text.strip():
         raise InputError("empty image reference: name an image, e.g. python:3.12-slim")
-    given = text
+    given = _shown(text)
+    if given != text:
+        raise InputError(
+            f"invalid image reference {given!r}: an image reference carries no URL scheme "
+            "and no credentials (lockpin never echoes them). Write REGISTRY/NAME:TAG and log "
+            "in with `docker login REGISTRY` (lockpin reads Docker's config.json)"
+        )
     if text != text.strip() or any(c.isspace() for c in text):
         raise InputError(f"invalid image reference {given!r}: it contains white space")
     rest, at, digest = text.partition("@")

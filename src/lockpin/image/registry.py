@@ -482,7 +482,7 @@ def _pick(resp: Response) -> Challenge | None:
 def _body_media_type(body: bytes) -> str:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # a nesting bomb is no JSON either
         return ""
     value = data.get("mediaType") if isinstance(data, dict) else None
     return value if isinstance(value, str) else ""
@@ -499,7 +499,7 @@ def _why(resp: Response) -> str:
             text = ": ".join(str(x) for x in (code, message) if isinstance(x, str) and x)
             if text:
                 return f"; the registry says {text[:_QUOTE]!r}"
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     return ""
 

@@ -6,7 +6,9 @@ API (stable):
   insecure_registries=(), credentials=None, reporter=None) -> ResolvedImage``
   (blocking); :func:`resolve_image_async` ``(registry, reference, *,
   platforms=(), reporter=None)`` for callers with their own loop and
-  :class:`~lockpin.image.registry.Registry`.
+  :class:`~lockpin.image.registry.Registry`; :func:`resolve_images` ``(requests,
+  *, http=None, …) -> list[ResolvedImage | LockpinError]``: many at once,
+  concurrently over one client, results in the order asked.
 * :class:`ResolvedImage` ``(reference, digest, media_type, manifests)`` with
   :attr:`~ResolvedImage.pinned` (the reference with the digest, tag kept),
   :attr:`~ResolvedImage.is_index`, :meth:`~ResolvedImage.digest_for` and
@@ -25,12 +27,13 @@ be among ``platforms`` when they are given).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._async import run_sync
-from ..errors import ManifestError, NoSuchPlatformError
+from ..errors import LockpinError, ManifestError, NoSuchPlatformError
 from ..progress import Event
 from .manifest import (
     ImageIndex,
@@ -56,6 +59,7 @@ __all__ = [
     "registry_http_config",
     "resolve_image",
     "resolve_image_async",
+    "resolve_images",
 ]
 
 
@@ -223,11 +227,37 @@ def resolve_image(
     pin and each platform's manifest digest (module docstring). ``http`` holds the
     network settings; ``insecure_registries`` the registries spoken to over plain
     http besides loopback ones; ``credentials`` default to Docker's config."""
-    ref = parse_reference(reference) if isinstance(reference, str) else reference
-    wanted = _platforms(platforms)  # bad input fails before any network
+    [result] = resolve_images(
+        [(reference, platforms)],
+        http=http,
+        insecure_registries=insecure_registries,
+        credentials=credentials,
+        reporter=reporter,
+    )
+    if isinstance(result, LockpinError):
+        raise result
+    return result
+
+
+def resolve_images(
+    requests: Sequence[tuple[str | ImageReference, Sequence[str | Platform]]],
+    *,
+    http: HttpConfig | None = None,
+    insecure_registries: Sequence[str] = (),
+    credentials: CredentialStore | None = None,
+    reporter: Reporter | None = None,
+) -> list[ResolvedImage | LockpinError]:
+    """Resolve every ``(reference, platforms)`` of ``requests`` at once: concurrently,
+    over one HTTP client and one :class:`~lockpin.image.registry.Registry` (each
+    registry's challenge learnt once, each token asked once). The results are in
+    the order of ``requests``, whatever order the answers came in; a request that
+    fails gives its :class:`~lockpin.errors.LockpinError` in its place (the caller
+    decides which to raise), any other exception propagates. Malformed references
+    or platforms raise before any network."""
+    parsed = [(parse_reference(r) if isinstance(r, str) else r, _platforms(p)) for r, p in requests]
     config = registry_http_config(http, insecure_registries)
 
-    async def run() -> ResolvedImage:
+    async def run() -> list[ResolvedImage | LockpinError]:
         from ..net.http import Http
         from .registry import Registry
 
@@ -241,6 +271,17 @@ def resolve_image(
             registry = Registry(
                 client, credentials=credentials, insecure_registries=insecure_registries
             )
-            return await resolve_image_async(registry, ref, platforms=wanted, reporter=reporter)
+
+            async def one(
+                ref: ImageReference, wanted: list[Platform]
+            ) -> ResolvedImage | LockpinError:
+                try:
+                    return await resolve_image_async(
+                        registry, ref, platforms=wanted, reporter=reporter
+                    )
+                except LockpinError as exc:
+                    return exc
+
+            return list(await asyncio.gather(*(one(ref, wanted) for ref, wanted in parsed)))
 
     return run_sync(run())

@@ -89,6 +89,9 @@ def read_existing_pins(path: str, target: Target | None = None) -> dict[Normaliz
             data = _toml.loads(text)
         except _toml.TOMLDecodeError:
             return {}
+        from .lock import read_pylock_bases
+
+        read_pylock_bases(data, source=path)  # a lock lockpin wrote, or refuse it
         for pkg in data.get("packages", []):
             try:
                 if not applies(pkg.get("marker")):

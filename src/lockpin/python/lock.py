@@ -25,7 +25,7 @@ from .models import DIST_SUFFIXES, WHEEL_SUFFIX, is_sha256, valid_digest
 from .reqfile import is_vcs_url, join_marker, split_marker
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from packaging.pylock import Package
     from packaging.specifiers import SpecifierSet
@@ -36,9 +36,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Lock",
+    "LockedBase",
     "LockedFile",
     "LockedPackage",
     "format_exclude_newer",
+    "read_pylock_bases",
     "render_requirement",
 ]
 
@@ -81,6 +83,170 @@ class LockedPackage:
         return tuple(sorted({f.sha256 for f in files}))
 
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}")
+_PLATFORM = re.compile(r"[a-z0-9_]+/[a-z0-9_]+(?:/[a-z0-9_]+)?")
+_PYTHON = re.compile(r"[0-9]+\.[0-9]+(?:\.[0-9]+)?")
+_LIBC_VERSION = re.compile(r"[0-9]+\.[0-9]+")
+_WORD = re.compile(r"[a-z0-9][a-z0-9._+-]*")
+_SNAPSHOT = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*")
+#: the keys of a ``[[tool.lockpin.bases]]`` entry, in the order written
+_BASE_KEYS = (
+    "reference",
+    "pinned",
+    "digest",
+    "manifest-digest",
+    "platform",
+    "python-version",
+    "libc",
+    "libc-version",
+    "distribution",
+    "codename",
+    "snapshot",
+)
+_REQUIRED_BASE_KEYS = frozenset(_BASE_KEYS[:5])
+
+
+@dataclass(frozen=True, slots=True)
+class LockedBase:
+    """The base image one target of a lock was read from, as the lock records it
+    (from :meth:`lockpin.image.base.BaseImage.locked`): ``reference`` normalised
+    (``docker.io/library/python:3.12-slim``), ``pinned`` as a ``FROM`` writes it
+    (``python:3.12-slim@sha256:…``), ``digest`` what it resolved to (an index's),
+    ``manifest_digest`` the platform's manifest, and what was read there."""
+
+    reference: str
+    pinned: str
+    digest: str
+    manifest_digest: str
+    platform: str
+    python_version: str | None = None
+    libc: str | None = None
+    libc_version: str | None = None
+    distribution: str | None = None
+    codename: str | None = None
+    snapshot: str | None = None
+
+    def describe(self) -> str:
+        """One line for headers: ``python:3.12-slim@sha256:… (linux/amd64):
+        Python 3.12.7, glibc 2.36, debian bookworm``."""
+        facts = []
+        if self.python_version:
+            facts.append(f"Python {self.python_version}")
+        if self.libc is not None:
+            facts.append(f"{self.libc} {self.libc_version}")
+        if self.distribution is not None:
+            facts.append(" ".join(x for x in (self.distribution, self.codename) if x))
+        if self.snapshot:
+            facts.append(f"snapshot {self.snapshot}")
+        return f"{self.pinned} ({self.platform})" + (": " + ", ".join(facts) if facts else "")
+
+    def to_table(self) -> dict[str, str]:
+        """The ``[[tool.lockpin.bases]]`` entry: fixed key order, no empty keys;
+        every value checked (:class:`~lockpin.errors.LockpinError` otherwise)."""
+        values = {
+            "reference": self.reference,
+            "pinned": self.pinned,
+            "digest": self.digest,
+            "manifest-digest": self.manifest_digest,
+            "platform": self.platform,
+            "python-version": self.python_version,
+            "libc": self.libc,
+            "libc-version": self.libc_version,
+            "distribution": self.distribution,
+            "codename": self.codename,
+            "snapshot": self.snapshot,
+        }
+        table = {k: v for k, v in values.items() if v is not None}
+        problem = _base_problem(table)
+        if problem is not None:
+            raise LockpinError(
+                f"refusing to write the lock: its base image {self.pinned!a} has {problem} "
+                "(a lockpin bug, or data from a hostile image that slipped past its checks). "
+                "Nothing was written; please report this."
+            )
+        return table
+
+    @classmethod
+    def from_table(cls, table: object, *, source: str) -> LockedBase:
+        """An entry read back (``source`` names it in errors), checked as written."""
+        if not isinstance(table, dict):
+            raise InputError(f"{source}: a [[tool.lockpin.bases]] entry is not a table.")
+        problem = _base_problem(table)
+        if problem is not None:
+            raise InputError(
+                f"{source}: [[tool.lockpin.bases]] entry {ascii(table.get('pinned', ''))[:120]} "
+                f"has {problem}. Do not edit the lock by hand: make it again with lockpin "
+                "compile --base."
+            )
+        get = table.get
+        return cls(
+            reference=table["reference"],
+            pinned=table["pinned"],
+            digest=table["digest"],
+            manifest_digest=table["manifest-digest"],
+            platform=table["platform"],
+            python_version=get("python-version"),
+            libc=get("libc"),
+            libc_version=get("libc-version"),
+            distribution=get("distribution"),
+            codename=get("codename"),
+            snapshot=get("snapshot"),
+        )
+
+
+def _base_problem(table: Mapping[str, object]) -> str | None:
+    """What is wrong with a bases entry (``None``: nothing)."""
+    unknown = sorted(set(table) - set(_BASE_KEYS))
+    if unknown:
+        return f"unknown key(s) {', '.join(ascii(k) for k in unknown)}"
+    missing = sorted(_REQUIRED_BASE_KEYS - set(table))
+    if missing:
+        return f"no {', '.join(missing)}"
+    shapes = {
+        "reference": _REFERENCE,
+        "pinned": _REFERENCE,
+        "digest": _DIGEST,
+        "manifest-digest": _DIGEST,
+        "platform": _PLATFORM,
+        "python-version": _PYTHON,
+        "libc-version": _LIBC_VERSION,
+        "distribution": _WORD,
+        "codename": _WORD,
+        "snapshot": _SNAPSHOT,
+    }
+    for key, value in table.items():
+        if not isinstance(value, str):
+            return f"a {key} that is not a string"
+        shape = shapes.get(key)
+        if key == "libc":
+            if value not in ("glibc", "musl"):
+                return f"libc {ascii(value)[:40]} (glibc or musl)"
+        elif shape is not None and shape.fullmatch(value) is None:
+            return f"an invalid {key} {ascii(value)[:80]}"
+    if ("libc" in table) != ("libc-version" in table):
+        return "libc without libc-version, or the other way round"
+    pinned = str(table["pinned"])
+    if not pinned.endswith("@" + str(table["digest"])):
+        return "a pinned reference that does not end with its digest"
+    return None
+
+
+def read_pylock_bases(data: Mapping[str, object], *, source: str) -> tuple[LockedBase, ...]:
+    """The base images a parsed pylock.toml records (``[[tool.lockpin.bases]]``),
+    validated: :class:`~lockpin.errors.InputError` naming ``source`` for an entry
+    lockpin would not have written. ``()`` for a lock without them (or not
+    lockpin's)."""
+    tool = data.get("tool")
+    ours = tool.get("lockpin") if isinstance(tool, dict) else None
+    if not isinstance(ours, dict) or "bases" not in ours:
+        return ()
+    entries = ours["bases"]
+    if not isinstance(entries, list):
+        raise InputError(f"{source}: tool.lockpin.bases is not an array of tables.")
+    return tuple(LockedBase.from_table(e, source=source) for e in entries)
+
+
 def format_exclude_newer(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -117,9 +283,10 @@ class Lock:
     index: IndexConfig = field(default_factory=IndexConfig)
     command: str | None = None
     warnings: tuple[str, ...] = ()
-    #: the base images the targets were read from (``BaseImage.describe()`` lines),
-    #: recorded in the header; set like ``command``, after the resolution
-    bases: tuple[str, ...] = ()
+    #: the base images the targets were read from (``BaseImage.locked()``), recorded
+    #: in the requirements header and in pylock's ``[[tool.lockpin.bases]]``; set
+    #: like ``command``, after the resolution
+    bases: tuple[LockedBase, ...] = ()
 
     def get(self, name: str) -> LockedPackage | None:
         from packaging.utils import canonicalize_name
@@ -142,7 +309,7 @@ class Lock:
         if self.command:
             lines += ["# by the following command:", "#", f"#    {_comment(self.command)}", "#"]
         if self.bases:
-            lines.extend(f"# base image: {_comment(b)}" for b in self.bases)
+            lines.extend(f"# base image: {_comment(b.describe())}" for b in self.bases)
             lines.append("#")
         if self.exclude_newer is not None:
             lines.append(f"# exclude-newer: {format_exclude_newer(self.exclude_newer)}")
@@ -255,6 +422,8 @@ class Lock:
             tool["exclude-newer"] = format_exclude_newer(self.exclude_newer)
         if self.command:
             tool["command"] = self.command
+        if self.bases:
+            tool["bases"] = [b.to_table() for b in self.bases]
         lock = Pylock(
             lock_version=Version("1.0"),
             environments=environments,
@@ -264,7 +433,14 @@ class Lock:
             tool={"lockpin": tool},
         )
         lock.validate()
-        return tomli_w.dumps(dict(lock.to_dict()))
+        text = tomli_w.dumps(dict(lock.to_dict()))
+        if self.bases:  # what is written must read back as written
+            from .. import _toml
+
+            again = read_pylock_bases(_toml.loads(text), source="pylock.toml")
+            if again != self.bases:  # pragma: no cover - a bug
+                raise LockpinError("the [[tool.lockpin.bases]] written do not read back")
+        return text
 
 
 # -- what may be written -----------------------------------------------------------------------
