@@ -271,3 +271,17 @@ def test_several_snapshots_warn_and_take_the_earliest() -> None:
     )
     assert stamp == "20250101T000000Z"
     assert "several snapshots" in warnings[0]
+
+
+def test_a_plain_status_file_is_kept_byte_for_byte(tmp_path: Path) -> None:
+    # Its sha256 must be what `sha256sum /var/lib/dpkg/status` gives in the image,
+    # the value a lock made with --base-status of the same file records.
+    status = (
+        b"Package: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u7\n"
+        b"Architecture: amd64\n\n\n"
+    )
+    w = LayoutWriter(tmp_path / "l")
+    w.tag("img", w.image(layers=[[File("var/lib/dpkg/status", status)]]))
+    base = read_base(f"oci:{w.save()}:img", platform="linux/amd64")
+    assert base.dpkg_status == status.decode()
+    assert base.to_dict()["dpkg_status_sha256"] == hashlib.sha256(status).hexdigest()

@@ -412,6 +412,10 @@ def _dpkg_status(files: ImageFiles) -> str | None:
             parts.append(stanza + "\n")
     if not parts:
         return None
+    if len(parts) == 1 and main is not None:
+        # The image's own file byte for byte: its sha256 is then what `sha256sum`
+        # of /var/lib/dpkg/status gives, the value --base-status records.
+        return parts[0]
     return "\n".join(p.rstrip("\n") + "\n" for p in parts if p.strip())
 
 
