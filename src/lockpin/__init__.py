@@ -25,9 +25,12 @@ __all__ = [
     "LockpinError",
     "NetworkError",
     "PinResult",
+    "Record",
+    "RecordDiff",
     "Reporter",
     "ResolutionError",
     "ResolvedImage",
+    "Snippet",
     "Target",
     "VerifyResult",
     "__version__",
@@ -35,10 +38,14 @@ __all__ = [
     "apt_export",
     "apt_verify",
     "compile",
+    "dockerfile_snippet",
     "hash_requirements",
     "parse_target",
     "pin_dockerfile",
     "read_base",
+    "record_add",
+    "record_diff",
+    "record_show",
     "resolve_image",
     "verify",
 ]
@@ -73,6 +80,13 @@ _LAZY = {
     "PinResult": ".image.pin",
     "read_base": ".image.base",
     "BaseImage": ".image.base",
+    "dockerfile_snippet": ".image.snippet",
+    "Snippet": ".image.snippet",
+    "record_add": ".image.record",
+    "record_show": ".image.record",
+    "record_diff": ".image.record",
+    "Record": ".image.record",
+    "RecordDiff": ".image.record",
 }
 
 if TYPE_CHECKING:
@@ -83,7 +97,9 @@ if TYPE_CHECKING:
     from .errors import InputError, LockpinError, NetworkError, ResolutionError
     from .image.base import BaseImage, read_base
     from .image.pin import PinResult, pin_dockerfile
+    from .image.record import Record, RecordDiff, record_add, record_diff, record_show
     from .image.resolve import ResolvedImage, resolve_image
+    from .image.snippet import Snippet, dockerfile_snippet
     from .net.config import HttpConfig
     from .progress import Event, Reporter
     from .python.compile import compile_lock as compile

@@ -22,7 +22,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from . import apt, dockerfile, image, python
+from . import apt, dockerfile, image, python, record
 from ._options import setup_logging
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     apt.add_commands(sub)
     dockerfile.add_commands(sub)
     image.add_commands(sub)
+    record.add_commands(sub)
     return parser
 
 

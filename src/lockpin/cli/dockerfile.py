@@ -1,10 +1,12 @@
-"""The Dockerfile commands: ``lockpin dockerfile pin``.
+"""The Dockerfile commands: ``lockpin dockerfile pin`` and ``snippet``.
 
 One command group, one module (as ``cli/apt.py``). ``pin`` maps its arguments
 onto :func:`lockpin.pin_dockerfile`, prints the diff of what it changes and
 writes the file atomically; lockpin's library modules are imported inside the
 ``run_*`` functions only. :func:`make_resolver` is the seam the tests replace
-to run the command against an in-memory registry.
+to run the command against an in-memory registry. ``snippet`` reads the locks,
+renders :func:`lockpin.image.snippet.render_snippet` and writes the apt script
+and the snippet only once everything is known to be good.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 
     from ..image.pin import Resolver
 
-__all__ = ["add_commands", "make_resolver", "run_pin"]
+__all__ = ["add_commands", "make_resolver", "run_pin", "run_snippet"]
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +34,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "(the tag kept as the label), resolved at the registry.",
     )
     _add_pin(group)
+    _add_snippet(group)
 
 
 _PIN_EPILOG = """\
@@ -159,4 +162,82 @@ def run_pin(args: argparse.Namespace) -> int:
                 quiet=args.quiet,
             )
     out.note(f"{path}: {len(result.changes)} reference(s) pinned.", quiet=args.quiet)
+    return 0
+
+
+_SNIPPET_EPILOG = """\
+Paths are build-context paths: run it from the context directory (as docker build .).
+With --apt, the install script (lockpin apt export --format script) is written to
+--apt-script (default: apt-install.sh beside -o, or in the current directory) and the
+snippet COPYs it: a file, not a COPY <<EOF heredoc, works with the legacy builder too.
+The requirements must be pinned and hashed (lockpin compile, or lockpin hash).
+
+examples:
+  lockpin dockerfile snippet --requirements requirements.txt
+  lockpin dockerfile snippet --requirements requirements.txt --apt apt.lock -o install.Dockerfile
+  lockpin dockerfile snippet --requirements requirements.txt --no-buildkit --dest /opt/app
+
+exit status: 0 printed (or written); 2 bad input (a missing file, a requirement without
+--hash, an apt.lock that does not parse). Nothing is written on failure.
+"""
+
+
+def _add_snippet(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    import argparse
+
+    p = sub.add_parser(
+        "snippet",
+        help="print the COPY + RUN steps that install exactly the locks",
+        description="Print the Dockerfile COPY and RUN steps that install a hashed\n"
+        "requirements lock and/or an apt.lock, exactly; paste them after FROM.",
+        epilog=_SNIPPET_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(run=run_snippet)
+    p.add_argument("--requirements", metavar="FILE", help="a hashed requirements lock")
+    p.add_argument("--apt", metavar="APT_LOCK", help="an apt.lock (lockpin apt compile)")
+    p.add_argument(
+        "--apt-script",
+        metavar="PATH",
+        help="where to write the apt install script (default: apt-install.sh beside -o)",
+    )
+    p.add_argument(
+        "--dest",
+        metavar="DIR",
+        default="/tmp",
+        help="the directory in the image the files are copied to (default: /tmp)",
+    )
+    p.add_argument(
+        "--buildkit",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="cache pip's downloads in a BuildKit cache mount (default); --no-buildkit for "
+        "the legacy builder (pip --no-cache-dir)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write the snippet here, not stdout")
+    opt.add_verbosity(p)
+
+
+def run_snippet(args: argparse.Namespace) -> int:
+    import sys
+
+    from .._io import atomic_write
+    from ..image.snippet import DEFAULT_APT_SCRIPT, dockerfile_snippet
+
+    snippet = dockerfile_snippet(
+        args.requirements,
+        args.apt,
+        apt_script_path=args.apt_script
+        or os.path.join(os.path.dirname(args.output or ""), DEFAULT_APT_SCRIPT),
+        dest=args.dest,
+        buildkit=args.buildkit,
+    )
+    if snippet.apt_script is not None and snippet.apt_script_path is not None:
+        atomic_write(snippet.apt_script_path, snippet.apt_script)
+        out.note(f"{snippet.apt_script_path}: the apt install script, written.", quiet=args.quiet)
+    if args.output:
+        atomic_write(args.output, snippet.text)
+        out.note(f"{args.output}: snippet written.", quiet=args.quiet)
+    else:
+        sys.stdout.write(snippet.text)
     return 0

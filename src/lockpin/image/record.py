@@ -1,0 +1,424 @@
+"""The release log: what shipped, one JSON object per line (``releases.jsonl``).
+
+A :class:`Record` says which image a version is (name, digest, platforms), the
+base digests its Dockerfile pins, the sha256 of the Dockerfile and of each lock
+it installs, and those locks' pins (name -> version) so that two releases can
+be compared (:func:`diff_records`) without the files at hand.
+
+The log is JSON Lines: one canonical object per line (sorted keys, no spaces,
+UTF-8). :func:`read_log` names ``FILE:LINE`` for a line that does not parse.
+
+Atomicity: :func:`append_record` opens the log with ``O_APPEND``, checks that
+it ends with a newline (else it refuses: a torn or hand-edited last line must
+be fixed first), writes the complete line with one ``write()`` and
+``fsync`` s. A killed writer leaves either no new line or the whole line; the
+log is never rewritten, so earlier records cannot be lost. (Two concurrent
+writers can both pass the duplicate check: run one release at a time.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError, LockpinError
+from .buildmeta import parse_build_output
+from .dockerfile import Dockerfile, from_images, parse
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+__all__ = [
+    "LockFile",
+    "Record",
+    "RecordDiff",
+    "append_record",
+    "build_record",
+    "diff_records",
+    "find_record",
+    "read_log",
+    "record_add",
+    "record_diff",
+    "record_show",
+    "unpinned_bases",
+]
+
+
+class RecordError(LockpinError):
+    """The release log refuses a record (duplicate version, unpinned base)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LockFile:
+    """A lock the image installs: ``path`` (as given, relative to the
+    Dockerfile's directory when found through ``COPY``), ``kind``
+    (``requirements`` or ``apt``), ``sha256`` of its bytes, ``pins``."""
+
+    path: str
+    kind: str
+    sha256: str
+    pins: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "pins": dict(self.pins),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One release (see the module docstring). ``time`` is UTC, RFC 3339."""
+
+    version: str
+    time: str
+    image_names: tuple[str, ...]
+    digest: str
+    platforms: tuple[str, ...]
+    bases: tuple[str, ...]
+    dockerfile: str
+    dockerfile_sha256: str
+    locks: tuple[LockFile, ...]
+    lockpin_version: str
+    allow_unpinned: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "time": self.time,
+            "image": {"names": list(self.image_names), "digest": self.digest},
+            "platforms": list(self.platforms),
+            "bases": list(self.bases),
+            "dockerfile": {"path": self.dockerfile, "sha256": self.dockerfile_sha256},
+            "locks": [lock.to_dict() for lock in self.locks],
+            "lockpin_version": self.lockpin_version,
+            "allow_unpinned": self.allow_unpinned,
+        }
+
+    def to_line(self) -> str:
+        """The canonical JSON Lines line (with its newline)."""
+        return (
+            json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            + "\n"
+        )
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> Record:
+        """The record of one parsed line; ``KeyError``/``TypeError``/``ValueError`` if malformed."""
+        image = obj["image"]
+        dockerfile = obj["dockerfile"]
+        locks = tuple(
+            LockFile(
+                path=str(lock["path"]),
+                kind=str(lock["kind"]),
+                sha256=str(lock["sha256"]),
+                pins={str(k): str(v) for k, v in dict(lock.get("pins", {})).items()},
+            )
+            for lock in obj.get("locks", [])
+        )
+        version = obj["version"]
+        if not isinstance(version, str) or not version:
+            raise ValueError("version must be a non-empty string")
+        return cls(
+            version=version,
+            time=str(obj["time"]),
+            image_names=tuple(str(n) for n in image.get("names", [])),
+            digest=str(image["digest"]),
+            platforms=tuple(str(p) for p in obj.get("platforms", [])),
+            bases=tuple(str(b) for b in obj.get("bases", [])),
+            dockerfile=str(dockerfile["path"]),
+            dockerfile_sha256=str(dockerfile["sha256"]),
+            locks=locks,
+            lockpin_version=str(obj.get("lockpin_version", "")),
+            allow_unpinned=bool(obj.get("allow_unpinned", False)),
+        )
+
+
+def read_log(path: Path) -> tuple[Record, ...]:
+    """Every record of the log, in order (none if the file does not exist)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return ()
+    records: list[Record] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+            if not isinstance(obj, dict):
+                raise ValueError("not a JSON object")
+            records.append(Record.from_dict(obj))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InputError(
+                f"corrupt release record ({type(exc).__name__}: {exc}); fix or remove this line",
+                location=f"{path}:{number}",
+            ) from None
+    return tuple(records)
+
+
+def find_record(records: Sequence[Record], version: str, *, log: Path) -> Record:
+    """The last record of ``version``; an :class:`InputError` naming the log if none."""
+    for record in reversed(records):
+        if record.version == version:
+            return record
+    known = ", ".join(r.version for r in records) or "none"
+    raise InputError(f"no release {version!r} in the log (recorded: {known})", location=str(log))
+
+
+def append_record(path: Path, record: Record, *, force: bool = False) -> None:
+    """Append ``record`` as one line (see the module docstring for atomicity).
+    A :class:`RecordError` if its version is already recorded, unless ``force``."""
+    existing = read_log(path)
+    if not force and any(r.version == record.version for r in existing):
+        raise RecordError(
+            f"{path}: version {record.version} is already recorded; "
+            "use a new version, or --force to record it again"
+        )
+    line = record.to_line().encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            with open(path, "rb") as f:
+                f.seek(size - 1)
+                if f.read(1) != b"\n":
+                    raise InputError(
+                        "the last line is incomplete (no final newline); fix or remove it",
+                        location=str(path),
+                    )
+        written = os.write(fd, line)
+        if written != len(line):  # pragma: no cover - regular files write whole
+            raise OSError(f"{path}: short write ({written} of {len(line)} bytes)")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def unpinned_bases(dockerfile: Dockerfile) -> tuple[str, ...]:
+    """``FILE:LINE: IMAGE`` for each ``FROM`` that names an image without a digest."""
+    bad: list[str] = []
+    for base in from_images(dockerfile):
+        if base.kind == "unresolved" or (base.kind == "image" and "@sha256:" not in base.text):
+            bad.append(f"{dockerfile.location(base.stage.from_instruction.line)}: {base.text}")
+    return tuple(bad)
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the {what}: {exc.strerror}", location=str(path)) from None
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _requirement_pins(text: str, path: str) -> dict[str, str]:
+    from ..python.reqfile import logical_lines, parse_requirement_text
+
+    pins: dict[str, str] = {}
+    for line in logical_lines(text, path=path):
+        if not line.text or (line.text.startswith("-") and not line.text.startswith("-e")):
+            continue
+        req = parse_requirement_text(line.text, location=line.location)
+        if req.requirement is None or req.name is None:
+            continue
+        specs = list(req.requirement.specifier)
+        if len(specs) == 1 and specs[0].operator in ("==", "==="):
+            pins[str(req.name)] = specs[0].version
+    return pins
+
+
+def _apt_pins(text: str, path: str) -> dict[str, str]:
+    from ..apt.lock import AptLock
+
+    lock = AptLock.from_toml(text, filename=path)
+    return {f"{p.name}@{p.platform}": p.version for p in lock.packages}
+
+
+def _lock_kind(name: str) -> str | None:
+    if name.endswith(".lock") and "apt" in name:
+        return "apt"
+    if name.endswith(".txt") and ("requirements" in name or "lock" in name):
+        return "requirements"
+    return None
+
+
+def _copied_locks(dockerfile: Dockerfile, root: Path) -> list[Path]:
+    found: list[Path] = []
+    for inst in dockerfile.instructions:
+        if inst.keyword not in ("COPY", "ADD") or any(f.name == "from" for f in inst.flags):
+            continue
+        for source in inst.arguments[:-1]:
+            candidate = root / source
+            if _lock_kind(candidate.name) and candidate.is_file() and candidate not in found:
+                found.append(candidate)
+    return found
+
+
+def read_lock(path: Path, *, label: str) -> LockFile:
+    """A :class:`LockFile` of ``path`` (kind from its name, else its content)."""
+    data = _read(path, "lock")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("the lock is not UTF-8 text", location=label) from None
+    kind = _lock_kind(path.name) or ("apt" if "[[packages]]" in text else "requirements")
+    pins = _apt_pins(text, label) if kind == "apt" else _requirement_pins(text, label)
+    return LockFile(path=label, kind=kind, sha256=_sha256(data), pins=pins)
+
+
+def build_record(
+    *,
+    version: str,
+    metadata_file: Path,
+    dockerfile: Path,
+    locks: Sequence[Path] = (),
+    platforms: Sequence[str] = (),
+    allow_unpinned: bool = False,
+    clock: Callable[[], datetime] | None = None,
+) -> Record:
+    """The :class:`Record` of a build: reads the builder's output, the
+    Dockerfile and its locks (those given, and those its ``COPY`` s name)."""
+    from .. import __version__
+
+    if not version:
+        raise InputError("the version must not be empty")
+    output = parse_build_output(
+        _read(metadata_file, "build metadata file"), filename=str(metadata_file)
+    )
+    df_bytes = _read(dockerfile, "Dockerfile")
+    try:
+        df_text = df_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("the Dockerfile is not UTF-8 text", location=str(dockerfile)) from None
+    parsed = parse(df_text, filename=str(dockerfile))
+    bad = unpinned_bases(parsed)
+    if bad and not allow_unpinned:
+        raise RecordError(
+            "the Dockerfile's bases are not pinned by digest:\n  "
+            + "\n  ".join(bad)
+            + "\nrun `lockpin dockerfile pin`, or pass --allow-unpinned (recorded in the log)"
+        )
+    bases = tuple(b.text for b in from_images(parsed) if b.kind == "image")
+    lock_paths = list(locks) + [
+        p for p in _copied_locks(parsed, dockerfile.parent) if p not in locks
+    ]
+    lock_files = tuple(read_lock(p, label=str(p)) for p in lock_paths)
+    now = (clock or (lambda: datetime.now(timezone.utc)))().astimezone(timezone.utc)
+    return Record(
+        version=version,
+        time=now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        image_names=output.names,
+        digest=output.digest,
+        platforms=tuple(sorted(platforms)),
+        bases=bases,
+        dockerfile=str(dockerfile),
+        dockerfile_sha256=_sha256(df_bytes),
+        locks=lock_files,
+        lockpin_version=__version__,
+        allow_unpinned=allow_unpinned,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordDiff:
+    """What changed from release ``a`` to ``b``: ``changes`` are
+    ``(section, name, old, new)`` (``old``/``new`` ``None`` when added/removed);
+    sections ``image``, ``base``, ``python``, ``apt``."""
+
+    a: str
+    b: str
+    changes: tuple[tuple[str, str, str | None, str | None], ...]
+
+    def render_text(self) -> str:
+        if not self.changes:
+            return f"{self.a} -> {self.b}: no changes\n"
+        lines = [f"{self.a} -> {self.b}:"]
+        for section, name, old, new in self.changes:
+            if old is None:
+                lines.append(f"  {section}: + {name} {new}")
+            elif new is None:
+                lines.append(f"  {section}: - {name} {old}")
+            else:
+                lines.append(f"  {section}: ~ {name} {old} -> {new}")
+        return "\n".join(lines) + "\n"
+
+
+def _pins(record: Record, kind: str) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for lock in record.locks:
+        if lock.kind == kind:
+            pins.update(lock.pins)
+    return pins
+
+
+def _split_base(text: str) -> tuple[str, str]:
+    name, _, digest = text.partition("@")
+    return name, digest
+
+
+def diff_records(a: Record, b: Record) -> RecordDiff:
+    """Compare two releases (see :class:`RecordDiff`)."""
+    changes: list[tuple[str, str, str | None, str | None]] = []
+    if a.digest != b.digest:
+        changes.append(("image", "digest", a.digest, b.digest))
+    sections = [
+        ("base", dict(_split_base(t) for t in a.bases), dict(_split_base(t) for t in b.bases)),
+        ("python", _pins(a, "requirements"), _pins(b, "requirements")),
+        ("apt", _pins(a, "apt"), _pins(b, "apt")),
+    ]
+    for section, old, new in sections:
+        for name in sorted(set(old) | set(new)):
+            if old.get(name) != new.get(name):
+                changes.append((section, name, old.get(name), new.get(name)))
+    return RecordDiff(a=a.version, b=b.version, changes=tuple(changes))
+
+
+# -- public API (lockpin.record_add, record_show, record_diff) ----------------------------------
+
+
+def record_add(
+    *,
+    version: str,
+    metadata_file: Path,
+    dockerfile: Path = Path("Dockerfile"),
+    locks: Sequence[Path] = (),
+    platforms: Sequence[str] = (),
+    log: Path = Path("releases.jsonl"),
+    force: bool = False,
+    allow_unpinned: bool = False,
+    clock: Callable[[], datetime] | None = None,
+) -> Record:
+    """Record a build in ``log`` (:func:`build_record` then :func:`append_record`)."""
+    rec = build_record(
+        version=version,
+        metadata_file=metadata_file,
+        dockerfile=dockerfile,
+        locks=locks,
+        platforms=platforms,
+        allow_unpinned=allow_unpinned,
+        clock=clock,
+    )
+    append_record(log, rec, force=force)
+    return rec
+
+
+def record_show(version: str, *, log: Path = Path("releases.jsonl")) -> Record:
+    """The last record of ``version`` in ``log``."""
+    return find_record(read_log(log), version, log=log)
+
+
+def record_diff(old: str, new: str, *, log: Path = Path("releases.jsonl")) -> RecordDiff:
+    """What changed from release ``old`` to ``new`` in ``log``."""
+    records = read_log(log)
+    return diff_records(find_record(records, old, log=log), find_record(records, new, log=log))
