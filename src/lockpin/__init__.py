@@ -37,6 +37,7 @@ __all__ = [
     "apt_compile",
     "apt_export",
     "apt_verify",
+    "check_dockerfile",
     "compile",
     "dockerfile_snippet",
     "hash_requirements",
@@ -77,6 +78,7 @@ _LAZY = {
     "resolve_image": ".image.resolve",
     "ResolvedImage": ".image.resolve",
     "pin_dockerfile": ".image.pin",
+    "check_dockerfile": ".image.check",
     "PinResult": ".image.pin",
     "read_base": ".image.base",
     "BaseImage": ".image.base",
@@ -96,6 +98,7 @@ if TYPE_CHECKING:
     from .apt.verify import AptVerifyResult, apt_verify
     from .errors import InputError, LockpinError, NetworkError, ResolutionError
     from .image.base import BaseImage, read_base
+    from .image.check import check_dockerfile
     from .image.pin import PinResult, pin_dockerfile
     from .image.record import Record, RecordDiff, record_add, record_diff, record_show
     from .image.resolve import ResolvedImage, resolve_image

@@ -34,6 +34,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "(the tag kept as the label), resolved at the registry.",
     )
     _add_pin(group)
+    from ._dockerfile_check import add_check
+
+    add_check(group)
     _add_snippet(group)
 
 

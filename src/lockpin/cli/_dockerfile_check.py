@@ -1,0 +1,95 @@
+"""``lockpin dockerfile check``: the rules of :mod:`lockpin.image.check` on a file.
+
+Exit 1 when a finding of severity ``error`` remains, 0 otherwise, 2 on bad input
+(a Dockerfile that does not parse or cannot be read). ``--context DIR`` (default:
+the Dockerfile's directory) is where ``-r`` files and ``uv.lock``/``poetry.lock``
+are looked up, read only when present.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from . import _options as opt
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["add_check", "run_check"]
+
+
+class _DirContext:
+    def __init__(self, root: str) -> None:
+        self.root = os.path.realpath(root)
+
+    def read(self, path: str) -> bytes | None:
+        from .._io import read_input_bytes
+
+        full = os.path.realpath(os.path.join(self.root, path))
+        if os.path.commonpath([full, self.root]) != self.root or not os.path.isfile(full):
+            return None
+        try:
+            return read_input_bytes(full, what="build context file")
+        except Exception:  # unreadable: treated as absent
+            return None
+
+
+def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "check",
+        help="report every moving input of a Dockerfile",
+        description="Check FROM digests, pip/uv/poetry/apt/apk installs, ADD and "
+        "downloads for inputs that change between builds (rules LP101…; see "
+        "docs/dockerfile.md).",
+    )
+    p.set_defaults(run=run_check)
+    p.add_argument("dockerfile", nargs="?", default="Dockerfile", metavar="DOCKERFILE")
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    p.add_argument("--context", metavar="DIR", help="build context (default: DOCKERFILE's dir)")
+    p.add_argument(
+        "--build-arg", action="append", default=[], metavar="NAME=VALUE", help="(repeatable)"
+    )
+    p.add_argument("--ignore", action="append", default=[], metavar="RULE", help="(repeatable)")
+    opt.add_verbosity(p)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from .._io import read_input_bytes
+    from ..errors import InputError
+    from ..image.check import check
+    from ..image.dockerfile import parse
+
+    path = args.dockerfile
+    try:
+        text = read_input_bytes(path, what="Dockerfile").decode("utf-8", "replace")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read {path}: {exc.strerror}; name an existing Dockerfile"
+        ) from None
+    build_args: dict[str, str] = {}
+    for value in args.build_arg:
+        name, sep, val = value.partition("=")
+        if not sep or not name:
+            raise InputError(f"--build-arg {value!r}: expected NAME=VALUE")
+        build_args[name] = val
+    context = args.context or os.path.dirname(os.path.abspath(path))
+    findings = check(
+        parse(text, filename=path), _DirContext(context), build_args=build_args, ignore=args.ignore
+    )
+    if args.format == "sarif":
+        from .. import __version__
+        from ..image.sarif import to_sarif
+
+        json.dump(to_sarif(findings, version=__version__), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.format == "json":
+        json.dump([f.to_dict() for f in findings], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for f in findings:
+            sys.stdout.write(f"{f.file}:{f.line}: {f.severity} {f.rule} {f.message}\n")
+            sys.stdout.write(f"  fix: {f.fix}\n")
+    return 1 if any(f.severity == "error" for f in findings) else 0
