@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from lockpin.image.check import Finding, check
 from lockpin.image.dockerfile import parse
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DIGEST = "sha256:" + "a" * 64
 PINNED = f"FROM --platform=linux/amd64 debian:12@{DIGEST}\n"
@@ -140,3 +145,19 @@ def test_public_api() -> None:
 
     found = lockpin.check_dockerfile("FROM debian:12\n", Ctx(), ignore=["LP102"])
     assert [f.rule for f in found] == ["LP101"]
+
+
+def test_directory_context_reads_only_regular_files_inside_the_root(tmp_path: Path) -> None:
+    from lockpin.image.check import DirectoryContext
+
+    root = tmp_path / "ctx"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "requirements.txt").write_bytes(b"a==1\n")
+    (tmp_path / "secret.txt").write_bytes(b"outside\n")
+    (root / "link.txt").symlink_to(tmp_path / "secret.txt")
+    ctx = DirectoryContext(str(root))
+    assert ctx.read("sub/requirements.txt") == b"a==1\n"
+    assert ctx.read("../secret.txt") is None
+    assert ctx.read("link.txt") is None  # a link out of the context
+    assert ctx.read("sub") is None  # a directory
+    assert ctx.read("missing.txt") is None

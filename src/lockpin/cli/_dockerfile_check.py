@@ -21,22 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["add_check", "run_check"]
 
 
-class _DirContext:
-    def __init__(self, root: str) -> None:
-        self.root = os.path.realpath(root)
-
-    def read(self, path: str) -> bytes | None:
-        from .._io import read_input_bytes
-
-        full = os.path.realpath(os.path.join(self.root, path))
-        if os.path.commonpath([full, self.root]) != self.root or not os.path.isfile(full):
-            return None
-        try:
-            return read_input_bytes(full, what="build context file")
-        except Exception:  # unreadable: treated as absent
-            return None
-
-
 def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "check",
@@ -59,7 +43,7 @@ def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_check(args: argparse.Namespace) -> int:
     from .._io import read_input_bytes
     from ..errors import InputError
-    from ..image.check import check
+    from ..image.check import DirectoryContext, check
     from ..image.dockerfile import parse
 
     path = args.dockerfile
@@ -77,7 +61,10 @@ def run_check(args: argparse.Namespace) -> int:
         build_args[name] = val
     context = args.context or os.path.dirname(os.path.abspath(path))
     findings = check(
-        parse(text, filename=path), _DirContext(context), build_args=build_args, ignore=args.ignore
+        parse(text, filename=path),
+        DirectoryContext(context),
+        build_args=build_args,
+        ignore=args.ignore,
     )
     if args.format == "sarif":
         from .. import __version__

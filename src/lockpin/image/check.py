@@ -32,6 +32,7 @@ block at the top. Shell commands are split with :mod:`shlex` at ``&&``, ``||``,
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from .dockerfile import Dockerfile, Instruction, from_images
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-__all__ = ["RULES", "Context", "Finding", "check", "check_dockerfile"]
+__all__ = ["RULES", "Context", "DirectoryContext", "Finding", "check", "check_dockerfile"]
 
 Severity = Literal["error", "warning", "note"]
 
@@ -66,6 +67,26 @@ class Context(Protocol):
     ``None`` when it is not there."""
 
     def read(self, path: str) -> bytes | None: ...
+
+
+class DirectoryContext:
+    """A :class:`Context` over a build-context directory: a file is read only
+    when it is a regular file inside ``root`` (after resolving links), under the
+    input size cap; anything else, or unreadable, counts as absent."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.realpath(root)
+
+    def read(self, path: str) -> bytes | None:
+        from .._io import read_input_bytes
+
+        full = os.path.realpath(os.path.join(self.root, path))
+        if os.path.commonpath([full, self.root]) != self.root or not os.path.isfile(full):
+            return None
+        try:
+            return read_input_bytes(full, what="build context file")
+        except Exception:  # unreadable: treated as absent
+            return None
 
 
 @dataclass(frozen=True, slots=True)
