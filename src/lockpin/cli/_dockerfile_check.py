@@ -18,7 +18,31 @@ from . import _options as opt
 if TYPE_CHECKING:
     import argparse
 
-__all__ = ["add_check", "run_check"]
+__all__ = ["add_check", "repo_path", "run_check"]
+
+
+def repo_path(path: str) -> str:
+    """``path`` relative to the repository root, for SARIF (GitHub resolves result
+    paths against the root of the checkout): the nearest directory above the file
+    holding ``.git`` (a directory, or a file in worktrees and submodules). Outside
+    a repository: relative to the working directory when the file is below it,
+    else the bare file name -- never an absolute path or a ``..`` escape."""
+    full = os.path.abspath(path)
+    here = os.path.dirname(full)
+    while True:
+        if os.path.exists(os.path.join(here, ".git")):
+            return os.path.relpath(full, here).replace(os.sep, "/")
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    try:
+        rel = os.path.relpath(full, os.getcwd())
+    except ValueError:  # another drive (Windows)
+        rel = full
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
+        return os.path.basename(full)
+    return rel.replace(os.sep, "/")
 
 
 def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,12 +89,15 @@ def run_check(args: argparse.Namespace) -> int:
         DirectoryContext(context),
         build_args=build_args,
         ignore=args.ignore,
+        # [tool.lockpin.dockerfile] severity (set by cli/_config.py; no flag)
+        severities=getattr(args, "severity", None) or None,
     )
     if args.format == "sarif":
         from .. import __version__
         from ..image.sarif import to_sarif
 
-        json.dump(to_sarif(findings, version=__version__), sys.stdout, indent=2)
+        doc = to_sarif(findings, version=__version__, paths={path: repo_path(path)})
+        json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.format == "json":
         json.dump([f.to_dict() for f in findings], sys.stdout, indent=2)

@@ -26,7 +26,8 @@ examples:
   lockpin record diff 1.3.0 1.4.0
 
 exit status: 0 done; 2 bad input (no digest in the metadata file, a corrupt log
-line, an unknown version, a duplicate version, an unpinned FROM).
+line, an unknown version, a duplicate version, a Dockerfile whose
+`lockpin dockerfile check` has errors -- unless --allow-unpinned).
 """
 
 
@@ -80,7 +81,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     add.add_argument("--force", action="store_true", help="record a version again")
     add.add_argument(
-        "--allow-unpinned", action="store_true", help="accept a FROM without digest (recorded)"
+        "--context",
+        type=Path,
+        metavar="DIR",
+        help="build context the check reads -r files and locks from (default: DOCKERFILE's dir)",
+    )
+    add.add_argument(
+        "--allow-unpinned",
+        action="store_true",
+        help="record even if `lockpin dockerfile check` has errors (the record lists them)",
     )
     common(add)
 
@@ -110,6 +119,7 @@ def run_add(args: argparse.Namespace) -> int:
         log=args.log,
         force=args.force,
         allow_unpinned=args.allow_unpinned,
+        context=args.context,
     )
     if not args.quiet:
         print(f"recorded {rec.version}: {rec.digest} in {args.log}", file=sys.stderr)
@@ -136,6 +146,9 @@ def run_show(args: argparse.Namespace) -> int:
     ]
     if rec.allow_unpinned:
         lines.append("warning:   recorded with --allow-unpinned")
+        lines.extend(
+            f"unpinned:  {rec.dockerfile}:{u.line}: {u.rule} {u.message}" for u in rec.unpinned
+        )
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

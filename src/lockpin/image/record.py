@@ -5,6 +5,12 @@ base digests its Dockerfile pins, the sha256 of the Dockerfile and of each lock
 it installs, and those locks' pins (name -> version) so that two releases can
 be compared (:func:`diff_records`) without the files at hand.
 
+A Dockerfile whose ``lockpin dockerfile check`` fails (an error-severity finding
+of :func:`~lockpin.image.check.check`, build context: the Dockerfile's directory
+unless given) is refused, naming ``FILE:LINE`` and the rule of each; with
+``allow_unpinned`` it is recorded, with ``allow_unpinned: true`` and those
+findings in ``unpinned`` (a Dockerfile that passes records ``false``, flag or not).
+
 The log is JSON Lines: one canonical object per line (sorted keys, no spaces,
 UTF-8). :func:`read_log` names ``FILE:LINE`` for a line that does not parse.
 
@@ -28,15 +34,20 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, LockpinError
 from .buildmeta import parse_build_output
+from .check import DirectoryContext, Finding, check
+from .digest import is_digest
 from .dockerfile import Dockerfile, from_images, parse
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+
+    from .check import Severity
 
 __all__ = [
     "LockFile",
     "Record",
     "RecordDiff",
+    "Unpinned",
     "append_record",
     "build_record",
     "diff_records",
@@ -50,7 +61,20 @@ __all__ = [
 
 
 class RecordError(LockpinError):
-    """The release log refuses a record (duplicate version, unpinned base)."""
+    """The release log refuses a record (duplicate version, a failing check)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unpinned:
+    """An error finding of the check, kept in a record made with ``allow_unpinned``:
+    its ``rule``, ``line`` (in the record's Dockerfile) and ``message``."""
+
+    rule: str
+    line: int
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "line": self.line, "message": self.message}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +112,7 @@ class Record:
     locks: tuple[LockFile, ...]
     lockpin_version: str
     allow_unpinned: bool = False
+    unpinned: tuple[Unpinned, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +125,7 @@ class Record:
             "locks": [lock.to_dict() for lock in self.locks],
             "lockpin_version": self.lockpin_version,
             "allow_unpinned": self.allow_unpinned,
+            "unpinned": [u.to_dict() for u in self.unpinned],
         }
 
     def to_line(self) -> str:
@@ -138,6 +164,10 @@ class Record:
             locks=locks,
             lockpin_version=str(obj.get("lockpin_version", "")),
             allow_unpinned=bool(obj.get("allow_unpinned", False)),
+            unpinned=tuple(
+                Unpinned(rule=str(u["rule"]), line=int(u["line"]), message=str(u["message"]))
+                for u in obj.get("unpinned", [])
+            ),
         )
 
 
@@ -202,11 +232,17 @@ def append_record(path: Path, record: Record, *, force: bool = False) -> None:
         os.close(fd)
 
 
+def _pinned(image: str) -> bool:
+    """Whether ``image`` names a digest (``@sha256:``/``@sha512:`` of full length)."""
+    name, at, digest = image.rpartition("@")
+    return bool(at and name) and is_digest(digest)
+
+
 def unpinned_bases(dockerfile: Dockerfile) -> tuple[str, ...]:
     """``FILE:LINE: IMAGE`` for each ``FROM`` that names an image without a digest."""
     bad: list[str] = []
     for base in from_images(dockerfile):
-        if base.kind == "unresolved" or (base.kind == "image" and "@sha256:" not in base.text):
+        if base.kind == "unresolved" or (base.kind == "image" and not _pinned(base.text)):
             bad.append(f"{dockerfile.location(base.stage.from_instruction.line)}: {base.text}")
     return tuple(bad)
 
@@ -285,10 +321,18 @@ def build_record(
     locks: Sequence[Path] = (),
     platforms: Sequence[str] = (),
     allow_unpinned: bool = False,
+    context: Path | None = None,
+    ignore: Iterable[str] = (),
+    severities: Mapping[str, Severity] | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> Record:
     """The :class:`Record` of a build: reads the builder's output, the
-    Dockerfile and its locks (those given, and those its ``COPY`` s name)."""
+    Dockerfile and its locks (those given, and those its ``COPY`` s name in the
+    build context).
+    A :class:`RecordError` when the check of the Dockerfile (build context
+    ``context``, default its directory; ``ignore`` and ``severities`` as for
+    :func:`~lockpin.image.check.check`) has error findings, unless
+    ``allow_unpinned``."""
     from .. import __version__
 
     if not version:
@@ -302,17 +346,15 @@ def build_record(
     except UnicodeDecodeError:
         raise InputError("the Dockerfile is not UTF-8 text", location=str(dockerfile)) from None
     parsed = parse(df_text, filename=str(dockerfile))
-    bad = unpinned_bases(parsed)
-    if bad and not allow_unpinned:
-        raise RecordError(
-            "the Dockerfile's bases are not pinned by digest:\n  "
-            + "\n  ".join(bad)
-            + "\nrun `lockpin dockerfile pin`, or pass --allow-unpinned (recorded in the log)"
-        )
+    ctx = DirectoryContext(str(context if context is not None else dockerfile.parent))
+    # COPY sources (the locks it installs) are found in the same context, below
+    findings = check(parsed, ctx, ignore=ignore, severities=severities)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors and not allow_unpinned:
+        raise RecordError(_refusal(dockerfile, errors, context))
     bases = tuple(b.text for b in from_images(parsed) if b.kind == "image")
-    lock_paths = list(locks) + [
-        p for p in _copied_locks(parsed, dockerfile.parent) if p not in locks
-    ]
+    root = context if context is not None else dockerfile.parent
+    lock_paths = list(locks) + [p for p in _copied_locks(parsed, root) if p not in locks]
     lock_files = tuple(read_lock(p, label=str(p)) for p in lock_paths)
     now = (clock or (lambda: datetime.now(timezone.utc)))().astimezone(timezone.utc)
     return Record(
@@ -326,8 +368,24 @@ def build_record(
         dockerfile_sha256=_sha256(df_bytes),
         locks=lock_files,
         lockpin_version=__version__,
-        allow_unpinned=allow_unpinned,
+        allow_unpinned=bool(errors),  # recorded despite a failing check
+        unpinned=tuple(Unpinned(f.rule, f.line, f.message) for f in errors),
     )
+
+
+def _refusal(dockerfile: Path, errors: Sequence[Finding], context: Path | None) -> str:
+    lines = [f"{dockerfile}: `lockpin dockerfile check` fails, so the build can move:"]
+    for f in errors:
+        lines.append(f"  {f.file}:{f.line}: {f.rule} {f.message}")
+        lines.append(f"    fix: {f.fix}")
+    command = f"lockpin dockerfile check {dockerfile}"
+    if context is not None:
+        command += f" --context {context}"
+    lines.append(
+        f"fix them (`{command}` lists them), then build and record again; "
+        "or pass --allow-unpinned to record it anyway (the record keeps these findings)"
+    )
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,6 +455,9 @@ def record_add(
     log: Path = Path("releases.jsonl"),
     force: bool = False,
     allow_unpinned: bool = False,
+    context: Path | None = None,
+    ignore: Iterable[str] = (),
+    severities: Mapping[str, Severity] | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> Record:
     """Record a build in ``log`` (:func:`build_record` then :func:`append_record`)."""
@@ -407,6 +468,9 @@ def record_add(
         locks=locks,
         platforms=platforms,
         allow_unpinned=allow_unpinned,
+        context=context,
+        ignore=ignore,
+        severities=severities,
         clock=clock,
     )
     append_record(log, rec, force=force)
