@@ -45,6 +45,7 @@ registry's (``oci_registry``, ``docker_config``) from :mod:`fixtures.registry_pl
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -131,7 +132,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     lockpin configuration from the environment and a private cache. Modules that
     drive the CLI use it for every test: ``pytestmark = pytest.mark.usefixtures(...)``."""
     monkeypatch.chdir(tmp_path)
-    for var in ("LOCKPIN_INDEX_URL", "LOCKPIN_ALLOW_INSECURE_HOST"):
+    for var in [v for v in os.environ if v.startswith("LOCKPIN_")]:  # docs/configuration.md
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LOCKPIN_CACHE_DIR", str(tmp_path / "cache"))
 

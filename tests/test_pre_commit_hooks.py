@@ -43,6 +43,7 @@ def test_hooks_parse_and_name_the_four_checks() -> None:
         "lockpin apt compile --check",
         "lockpin dockerfile pin --check",
         "lockpin dockerfile check",
+        "lockpin check-all",
     ]
     for hook in hooks:
         assert {"id", "name", "entry", "language", "files"} <= hook.keys()
@@ -59,6 +60,9 @@ def test_hook_file_patterns_match_the_files_they_check() -> None:
     assert by_id["lockpin-apt-compile"].search("apt.lock")
     assert by_id["lockpin-dockerfile-check"].search("docker/Dockerfile")
     assert not by_id["lockpin-dockerfile-check"].search("Dockerfile.md")
+    for changed in ("pyproject.toml", "requirements-dev.in", "docker/apt.lock", "Dockerfile"):
+        assert by_id["lockpin-check-all"].search(changed), changed
+    assert not by_id["lockpin-check-all"].search("docs/configuration.md")
 
 
 @pytest.mark.parametrize("hook", read_hooks(HOOKS.read_text()), ids=lambda h: str(h["id"]))

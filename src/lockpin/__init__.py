@@ -15,6 +15,8 @@ __all__ = [
     "AptLock",
     "AptVerifyResult",
     "BaseImage",
+    "CheckAllResult",
+    "CheckResult",
     "Event",
     "HashResult",
     "HttpConfig",
@@ -37,6 +39,7 @@ __all__ = [
     "apt_compile",
     "apt_export",
     "apt_verify",
+    "check_all",
     "check_dockerfile",
     "compile",
     "dockerfile_snippet",
@@ -79,6 +82,9 @@ _LAZY = {
     "ResolvedImage": ".image.resolve",
     "pin_dockerfile": ".image.pin",
     "check_dockerfile": ".image.check",
+    "check_all": ".checkall",
+    "CheckAllResult": ".checkall",
+    "CheckResult": ".checkall",
     "PinResult": ".image.pin",
     "read_base": ".image.base",
     "BaseImage": ".image.base",
@@ -96,6 +102,7 @@ if TYPE_CHECKING:
     from .apt.compile import AptCompileResult, apt_compile
     from .apt.lock import AptLock
     from .apt.verify import AptVerifyResult, apt_verify
+    from .checkall import CheckAllResult, CheckResult, check_all
     from .errors import InputError, LockpinError, NetworkError, ResolutionError
     from .image.base import BaseImage, read_base
     from .image.check import check_dockerfile

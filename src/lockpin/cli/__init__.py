@@ -22,7 +22,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from . import apt, dockerfile, image, python, record
+from . import apt, checkall, dockerfile, image, python, record
+from ._config import add_config_option, apply_config
 from ._options import setup_logging
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     dockerfile.add_commands(sub)
     image.add_commands(sub)
     record.add_commands(sub)
+    checkall.add_commands(sub)
+    add_config_option(parser)
     return parser
 
 
@@ -64,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ._output import error
 
     try:
+        apply_config(args)
         code: int = args.run(args)
     except LockpinError as exc:
         error(str(exc))
