@@ -161,3 +161,171 @@ def test_directory_context_reads_only_regular_files_inside_the_root(tmp_path: Pa
     assert ctx.read("link.txt") is None  # a link out of the context
     assert ctx.read("sub") is None  # a directory
     assert ctx.read("missing.txt") is None
+
+
+# -- fixes found on the hadolint corpus (tests/data/dockerfiles/) and the list --
+
+SHA = "a" * 64
+FIX_CASES = [
+    # apt-get: option values are not packages; globs are not exact; local .debs are not judged
+    ("RUN apt-get -o Dpkg::Options::=--force-confold install -y curl=8.0\n", None),
+    ("RUN apt-get -o Acquire::Retries=3 install -y curl\n", "LP301"),
+    ("RUN apt-get install -t bookworm-backports -y curl=8.0\n", None),
+    ("RUN apt-get --target-release bookworm install -y -c /etc/apt.conf curl=8.0\n", None),
+    ("RUN apt install -y --snapshot 20240101T000000Z curl=8.0\n", None),
+    ("RUN apt-get install -y -a arm64 libc6=2.36\n", None),
+    ("RUN apt-get install -y ./local.deb /tmp/x.deb\n", None),
+    ("RUN apt-get install -y curl=8.0*\n", "LP301"),
+    ("RUN apt-get install -y curl=\n", "LP301"),
+    ("RUN apt-get install -y libfoo=1:2.0~rc1-1+deb12u1\n", None),
+    # apk: --virtual/-t NAME, -X URL, -p ROOT
+    ("RUN apk add --no-cache --virtual .build-deps gcc=13.2.1-r0\n", None),
+    (
+        "RUN apk add -t .deps -X https://dl-cdn.alpinelinux.org/alpine/edge/main gcc=13.2.1-r0\n",
+        None,
+    ),
+    ("RUN apk add -p /sysroot musl=1.2.4-r2\n", None),
+    ("RUN apk add --virtual .build-deps gcc\n", "LP302"),
+    ("RUN apk add gcc~13\n", "LP302"),
+    ("RUN apk add gcc=~13.2\n", "LP302"),
+    ("RUN apk add 'gcc>13'\n", "LP302"),
+    # LP403: the check must concern the downloaded file; pipes into interpreters always
+    ("RUN curl -o f https://x/f && echo 'ab  g' | sha256sum -c - && sh f\n", "LP403"),
+    ("RUN curl -o f https://x/f && sha256sum /etc/passwd\n", "LP403"),
+    ('RUN curl -fsSLo f https://x/f && echo "$SUM *f" | sha256sum -c -\n', None),
+    ('RUN wget https://x/a.tgz && echo "$SUM  a.tgz" | sha256sum -c -\n', None),
+    (
+        "RUN curl -fsSLO https://x/a.tgz && curl -fsSLO https://x/a.tgz.asc && "
+        "gpg --batch --verify a.tgz.asc a.tgz\n",
+        None,
+    ),
+    ("RUN curl -fL -o a.tgz https://x/a.tgz && sha256sum -c SHA256SUMS\n", None),
+    ('RUN curl -O https://x/a.tgz && [ "$(sha256sum a.tgz)" = "$S  a.tgz" ]\n', None),
+    ("RUN curl https://x/f > f && sha256sum -c f.sha256\n", None),
+    ("RUN curl https://x/f > f\n", "LP403"),
+    ("RUN curl -fsSL https://x/i.py | python3 -\n", "LP403"),
+    ("RUN curl -fsSL https://x/i.sh | sudo sh\n", "LP403"),
+    ("RUN curl -fsSL https://x/i.sh | sh && echo 'ab  i.sh' | sha256sum -c -\n", "LP403"),
+    ("RUN curl -fsSL https://x/a.tgz | tar -xz\n", "LP403"),
+    # pip: local projects, --upgrade pip, pip3.12, uv pip
+    ("RUN pip install .\n", "LP201"),
+    ("RUN pip install -e .\n", "LP201"),
+    ("RUN pip install --upgrade pip\n", "LP201"),
+    ("RUN pip3.12 install flask\n", "LP201"),
+    ("RUN python3.12 -m pip install flask\n", "LP201"),
+    ("RUN pip install --no-deps --require-hashes -r r.txt && pip install --no-deps .\n", None),
+    ("RUN pip install --no-deps .\n", "LP201"),
+    ("RUN uv pip install --system --no-deps --require-hashes -r r.txt\n", None),
+    ("RUN uv pip install --system -r r.txt\n", "LP203"),
+    # new rules
+    ("RUN pipenv install --system --deploy\n", None),
+    ("RUN pipenv sync --system\n", None),
+    ("RUN pipenv install --system\n", "LP205"),
+    ("RUN pipenv install requests\n", "LP205"),
+    ("RUN pipx install black\n", "LP206"),
+    ("RUN conda install -y numpy=1.26\n", "LP207"),
+    ("RUN mamba install --yes 'flake8'\n", "LP207"),
+    ("RUN micromamba create -y -n env --file conda-lock.txt\n", None),
+    ("RUN npm ci\n", None),
+    ("RUN npm install\n", "LP501"),
+    ("RUN npm install -g azurite@3\n", "LP501"),
+    ("RUN yarn add left-pad\n", "LP501"),
+    ("RUN yarn install --frozen-lockfile\n", None),
+    ("RUN gem install bundler\n", "LP502"),
+    ("RUN gem install bundler -v 2.5.0\n", None),
+    ("RUN go install golang.org/x/tools/gopls@latest\n", "LP503"),
+    ("RUN go install golang.org/x/tools/gopls@v0.16.1\n", None),
+    ("RUN go install ./cmd/app\n", None),
+    ("RUN poetry sync\n", "LP204"),
+]
+
+
+@pytest.mark.parametrize(("body", "rule"), FIX_CASES)
+def test_fix_table(body: str, rule: str | None) -> None:
+    got = [r for r in rules(PINNED + body) if r != "LP102"]
+    assert got == ([rule] if rule else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"FROM debian@sha512:{'b' * 128}\n", []),
+        (f"FROM debian:12@sha256:{'c' * 64}\n", []),
+        ("FROM debian@sha256:abc\n", ["LP101"]),
+        (f"FROM debian@md5:{'d' * 32}\n", ["LP101"]),
+        ("FROM scratch\n", []),
+        (f"FROM debian@{DIGEST} AS base\nFROM base\n", []),
+        (f"ARG S=base\nFROM debian@{DIGEST} AS base\nFROM ${{S}}\n", []),
+        (f"FROM debian@{DIGEST} AS b-amd64\nARG X=amd64\nFROM b-${{X}}\n", []),
+        ("ARG FROM\nFROM ${FROM}\n", ["LP101"]),
+        (f"FROM debian@{DIGEST} AS builder\nARG FROM\nFROM ${{FROM}}\n", ["LP101"]),
+    ],
+)
+def test_from_digests_stages_and_unset_args(text: str, expected: list[str]) -> None:
+    assert rules("# lockpin: platform=linux/amd64\n" + text) == expected
+
+
+def test_malformed_digest_says_so() -> None:
+    f = check(parse(PINNED + "FROM debian@sha256:abc\n"), Ctx())
+    lp101 = [x for x in f if x.rule == "LP101"]
+    assert len(lp101) == 1
+    assert "not a whole digest" in lp101[0].message
+
+
+def test_requirements_found_through_copy_and_workdir() -> None:
+    plain = b"flask==3.0\n"
+    flags = "--no-deps --require-hashes"
+    # an absolute -r: found through the COPY that placed it, not by its basename
+    text = (
+        PINNED
+        + "COPY deps/prod.txt /app/requirements.txt\n"
+        + f"RUN pip install {flags} -r /app/requirements.txt\n"
+    )
+    assert rules(text, {"deps/prod.txt": plain, "requirements.txt": HASHED}) == ["LP201"]
+    assert rules(text, {"deps/prod.txt": HASHED, "requirements.txt": plain}) == []
+    # COPY into a directory, relative -r against WORKDIR
+    text = PINNED + f"WORKDIR /srv\nCOPY reqs/ ./reqs/\nRUN pip install {flags} -r reqs/lock.txt\n"
+    assert rules(text, {"reqs/lock.txt": plain}) == ["LP201"]
+    # COPY . DIR
+    text = PINNED + f"COPY . /code\nWORKDIR /code\nRUN pip install {flags} -r sub/r.txt\n"
+    assert rules(text, {"sub/r.txt": plain}) == ["LP201"]
+    # nothing places it: the basename, and the message says so
+    text = PINNED + f"RUN pip install {flags} -r /opt/requirements.txt\n"
+    f = check(parse(text), Ctx({"requirements.txt": plain}))
+    assert [x.rule for x in f] == ["LP201"]
+    assert "by its name" in f[0].message
+    # a COPY in another stage does not count
+    text = (
+        PINNED
+        + "COPY deps/prod.txt /app/requirements.txt\n"
+        + PINNED
+        + f"RUN pip install {flags} -r /app/requirements.txt\n"
+    )
+    f = check(parse(text), Ctx({"deps/prod.txt": plain, "requirements.txt": HASHED}))
+    assert [x.rule for x in f] == []
+
+
+APT_SCRIPT = (
+    "#!/bin/sh\n# Generated by lockpin from an apt.lock (bookworm).\nset -eu\n"
+    'apt-get -q -y install "$@"\n'
+)
+
+
+def test_lockpin_apt_script_accepted_inline_and_by_name() -> None:
+    heredoc = PINNED + "RUN <<'EOF'\n" + APT_SCRIPT + "EOF\n"
+    assert rules(heredoc) == []
+    by_name = PINNED + "COPY apt-install.sh /tmp/apt-install.sh\nRUN sh /tmp/apt-install.sh\n"
+    assert rules(by_name, {"apt-install.sh": APT_SCRIPT.encode()}) == []
+    dot = PINNED + "COPY apt-install.sh ./\nRUN ./apt-install.sh\n"
+    assert rules(dot, {"apt-install.sh": APT_SCRIPT.encode()}) == []
+    # any other script run by name is checked when the context holds it
+    other = b"#!/bin/sh\napt-get install -y curl\n"
+    assert rules(by_name, {"apt-install.sh": other}) == ["LP301"]
+    assert rules(by_name) == []  # not in the context: not judged
+
+
+def test_apt_findings_name_variables_and_command_output() -> None:
+    f = check(parse(PINNED + "RUN apt-get install -y $deps $(cat pkgs.txt) curl=1\n"), Ctx())
+    assert [x.rule for x in f] == ["LP301"]
+    assert "$deps, $(…)" in f[0].message
+    assert "cannot see" in f[0].message

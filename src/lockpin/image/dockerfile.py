@@ -1350,5 +1350,7 @@ def _matches_stage(word: str, names: list[str]) -> bool:
     if not names or "$" not in word or any(q in word for q in "'\"\\`"):
         return False
     parts = re.split(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*", word)
+    if not any(parts):  # a bare ``${FROM}`` could name anything, not only a stage
+        return False
     regex = re.compile(".+".join(re.escape(p) for p in parts))
     return any(regex.fullmatch(name) for name in names)
