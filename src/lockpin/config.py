@@ -507,7 +507,14 @@ def convert(
 ) -> object:
     """``value`` checked against ``kind`` (paths resolved)."""
     expected = _TYPE_NAMES[kind]
-    bad = where.fail(dotted, f"expected {expected}, got {type(value).__name__} {value!r}")
+    quote = (
+        f' (quote it: "{value}")'
+        if kind in ("str", "path")
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        else ""
+    )
+    bad = where.fail(dotted, f"expected {expected}, got {type(value).__name__} {value!r}{quote}")
     if kind in ("str", "path"):
         if not isinstance(value, str):
             raise bad

@@ -859,6 +859,7 @@ def check(
         if severities and f.rule in severities:
             f = Finding(f.rule, f.file, f.line, severities[f.rule], f.message, f.fix)
         result.append(f)
+    result.sort(key=lambda f: f.line)  # file order; stable within a line
     return result
 
 

@@ -82,6 +82,23 @@ _HELP: dict[str, tuple[str, str]] = {
         "resolves afresh at build time.",
         "Commit `poetry.lock` next to `pyproject.toml` and copy it into the build.",
     ),
+    "LP205": (
+        "pipenv install names packages, or runs without --deploy: Pipenv resolves "
+        "afresh instead of installing exactly Pipfile.lock.",
+        "Commit `Pipfile.lock` and run `pipenv install --deploy` (or `pipenv sync`).",
+    ),
+    "LP206": (
+        "pipx install/inject/run resolves the application and its dependencies at "
+        "build time: nothing is pinned or hashed.",
+        "Lock the tool with `lockpin compile` and install it with "
+        "`pip install --no-deps --require-hashes -r` into its own virtual environment.",
+    ),
+    "LP207": (
+        "conda/mamba/micromamba install or create of package specs: the channel "
+        "decides what is installed at build time.",
+        "Install from an explicit lock (`conda-lock`, or `conda create --file` of an "
+        "`@EXPLICIT` list with hashes).",
+    ),
     "LP301": (
         "apt-get install / apt install names a package without =version: the "
         "archive decides what is installed at build time.",
@@ -106,6 +123,21 @@ _HELP: dict[str, tuple[str, str]] = {
         "(sha256sum -c or similar) in the same RUN: unverified remote content runs "
         "or lands in the image.",
         "Download to a file, check it (`echo '<sha256>  file' | sha256sum -c -`), then use it.",
+    ),
+    "LP501": (
+        "npm install / yarn add / pnpm add resolves packages at build time instead of "
+        "installing the committed lockfile.",
+        "Commit the lockfile and run `npm ci` (`yarn install --immutable`, "
+        "`pnpm install --frozen-lockfile`).",
+    ),
+    "LP502": (
+        "gem install without a version (-v): RubyGems picks the newest at build time.",
+        "Use Bundler with a committed `Gemfile.lock` (`bundle install --frozen`), or "
+        "`gem install NAME -v VERSION`.",
+    ),
+    "LP503": (
+        "go install of @latest or a branch: the module version moves.",
+        "Name an exact version: `go install example.com/tool@v1.2.3`.",
     ),
 }
 
