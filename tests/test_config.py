@@ -327,7 +327,7 @@ BAD = [
         "[tool.lockpin]\nlocks = {src = 'a.in'}\n",
         "pyproject.toml:2: [tool.lockpin] locks: expected an array of tables",
     ),
-    ("[tool.lockpin\n", "pyproject.toml: not valid TOML:"),
+    ("[tool.lockpin\n", "pyproject.toml: invalid TOML:"),
     (
         "[tool.lockpin.dockerfile]\nignore = ['LP1O1']\n",
         "pyproject.toml:2: [tool.lockpin] dockerfile.ignore: unknown rule 'LP1O1'; "

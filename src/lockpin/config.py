@@ -787,7 +787,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, start: str = ".")
     try:
         document = _toml.loads(text)
     except _toml.TOMLDecodeError as exc:
-        raise InputError(f"{_display(name)}: not valid TOML: {exc}") from None
+        raise InputError(f"{_display(name)}: invalid TOML: {exc}. Fix the file.") from None
     base = os.path.dirname(os.path.abspath(name))
     rel = os.path.relpath(base)
     return parse_config(
