@@ -101,14 +101,16 @@ def test_the_default_limit_is_ten_minutes() -> None:
 
 def _fake_python(tmp_path: Path, *, venv_fails: bool = False) -> str:
     """An "interpreter" whose ``-m venv --without-pip DIR`` links DIR/bin/python to
-    this one in a few milliseconds, so the step limit only ever meets the hooks."""
+    this one in a few milliseconds, so the step limit only ever meets the hooks. It
+    answers lockpin's probe (``-I -c ...``) as a CPython 3.12.0."""
     script = tmp_path / "fake-python"
     body = (
         "echo 'venv: no space left' >&2; exit 1"
         if venv_fails
         else f'mkdir -p "$4/bin" && ln -s "{os.path.realpath(sys.executable)}" "$4/bin/python"'
     )
-    script.write_text(f"#!/bin/sh\n{body}\n")
+    probe = 'if [ "$1" = "-I" ]; then echo cpython 3.12.0; exit 0; fi'
+    script.write_text(f"#!/bin/sh\n{probe}\n{body}\n")
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return str(script)
 

@@ -245,6 +245,7 @@ def _compile(ctx: _Run, spec: LockSpec) -> CheckResult:
         no_binary=_list(config, "compile.no-binary"),
         existing=spec.output if current is not None else None,
         http=ctx.http,
+        build_isolation_python=_str(config, "compile.build-python") or None,
         reporter=ctx.reporter,
     )
     command = ""
@@ -263,7 +264,9 @@ def _compile(ctx: _Run, spec: LockSpec) -> CheckResult:
         return CheckResult(
             "compile", "", "drift", "missing", (f"{spec.output} does not exist; run {command}",)
         )
-    if current == wanted:
+    from .python.lock import same_lock_content
+
+    if same_lock_content(current, wanted, pylock=spec.format == "pylock"):
         return CheckResult("compile", "", "ok", f"{len(lock.packages)} package(s)")
     return CheckResult(
         "compile", "", "drift", "", (*_diff(spec.output, current, wanted), f"update it: {command}")

@@ -259,6 +259,15 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         default="false",
         env="LOCKPIN_COMPILE_TARGET_HASHES_ONLY",
     ),
+    _s(
+        "compile",
+        "build-python",
+        "path",
+        ("compile",),
+        "interpreter that builds sdists to read their metadata",
+        default="a CPython of the target's X.Y (pyenv, uv, PATH), else the running one",
+        env="LOCKPIN_BUILD_PYTHON",
+    ),
     # -- [tool.lockpin.apt]
     _s(
         "apt",

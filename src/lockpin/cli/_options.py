@@ -336,7 +336,15 @@ def setup_logging(args: argparse.Namespace) -> None:
         level = logging.INFO
     elif args.verbose >= 2:
         level = logging.DEBUG
+    from ._output import ONCE
+
+    root = logging.getLogger()
+    before = list(root.handlers)
     logging.basicConfig(level=level, format="lockpin: %(message)s", stream=sys.stderr)
+    for handler in root.handlers:
+        if handler not in before:
+            handler.addFilter(ONCE)  # each distinct warning once
+    ONCE.seen.clear()
     if args.verbose < 3:
         for noisy in ("httpx", "httpcore", "h2"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -11,6 +11,7 @@ diff, which is the result of a check.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import threading
 import time
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from ..progress import Event
 
 __all__ = [
+    "ONCE",
+    "OncePerRun",
     "ProgressLine",
     "deliver_lock",
     "error",
@@ -33,6 +36,31 @@ __all__ = [
     "warn_all",
     "write_check_diff",
 ]
+
+
+class OncePerRun(logging.Filter):
+    """Lets each distinct warning through once per run. The resolver may ask for a
+    release again on every backtrack (and once per extra, per target); a
+    "skipping x==1.0: its sdist does not build" line is one cause, said once.
+    Errors and debug lines pass unchanged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+#: installed on the stderr handler the CLI sets up (see ``setup_logging``);
+#: cleared when a run starts, so that a second run in the same process warns again
+ONCE = OncePerRun()
 
 
 def note(message: str, *, quiet: bool = False) -> None:

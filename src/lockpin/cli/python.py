@@ -168,6 +168,12 @@ def _add_compile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         action="store_true",
         help="hash only the files installable on the target(s)",
     )
+    c.add_argument(
+        "--build-python",
+        metavar="PATH",
+        help="interpreter that builds sdists to read their metadata (default: a CPython "
+        "of the target's X.Y from pyenv, uv or PATH, else the running one)",
+    )
     c.add_argument("--no-header", action="store_true", help="omit the header comment")
     c.add_argument("--no-annotate", action="store_true", help="omit the '# via' notes")
     opt.add_check_options(c, what="lockfile")
@@ -268,12 +274,34 @@ def _default_output(args: argparse.Namespace, src_files: list[str]) -> str:
     return os.path.join(directory, name) if directory else name
 
 
+def _check_output_path(output: str) -> None:
+    """Refuse an output path the lock could not be written to: its directory
+    missing or not writable, or the path itself a directory."""
+    from ..errors import InputError
+
+    directory = os.path.dirname(os.path.abspath(output))
+    if os.path.isdir(output):
+        raise InputError(f"{output}: is a directory; pass a file name to -o/--output-file.")
+    if not os.path.isdir(directory):
+        what = "is not a directory" if os.path.exists(directory) else "does not exist"
+        raise InputError(
+            f"{output}: cannot write the lock there: {directory} {what}. Create the "
+            "directory, or choose another -o/--output-file."
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise InputError(
+            f"{output}: cannot write the lock there: the directory {directory} is not "
+            "writable. Choose another -o/--output-file."
+        )
+
+
 def run_compile(args: argparse.Namespace) -> int:
     import dataclasses
 
     from .. import compile as compile_lock
     from ..errors import InputError
     from ..python.compile import parse_exclude_newer
+    from ..python.lock import same_lock_content
 
     src_files = list(args.src_files) or ["requirements.in"]
     for src in src_files:
@@ -284,6 +312,8 @@ def run_compile(args: argparse.Namespace) -> int:
     output = args.output_file or _default_output(args, src_files)
     if output != "-" and os.path.abspath(output) in {os.path.abspath(s) for s in src_files}:
         raise InputError(f"{output}: the output file is also an input; choose another -o.")
+    if output != "-" and not args.check and not args.dry_run:
+        _check_output_path(output)  # before a resolution that may take minutes
     exclude_newer = parse_exclude_newer(args.exclude_newer) if args.exclude_newer else None
     index, precedence = opt.index_config(args)
     with out.progress(quiet=args.quiet) as progress:
@@ -307,6 +337,7 @@ def run_compile(args: argparse.Namespace) -> int:
             upgrade=args.upgrade,
             upgrade_packages=args.upgrade_package,
             http=opt.http_config(args),
+            build_isolation_python=args.build_python,
             reporter=progress,
         )
     lock = dataclasses.replace(
@@ -328,7 +359,8 @@ def run_compile(args: argparse.Namespace) -> int:
         output,
         text,
         current=current,
-        unchanged=current == text,
+        # the same pins, hashes and options made by another command line are up to date
+        unchanged=same_lock_content(current, text, pylock=args.format == "pylock"),
         check=args.check,
         dry_run=args.dry_run,
         update_with="lockpin compile",

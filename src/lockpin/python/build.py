@@ -1,5 +1,10 @@
 """PEP 517 ``prepare_metadata_for_build_wheel`` for sdists whose metadata is
-dynamic: the last resort, run in an isolated virtual environment."""
+dynamic: the last resort, run in an isolated virtual environment created by an
+interpreter of the target's minor version when one is found
+(:func:`find_build_python`; ``--build-python`` chooses one), since a build reads
+``sys.version_info`` and a C extension's build fails or differs on another
+Python. A failed build's error names the sdist, the interpreter (path, version,
+how it was chosen) and the tail of the build log, and says what to do."""
 
 from __future__ import annotations
 
@@ -8,27 +13,39 @@ import io
 import json
 import logging
 import os
+import shutil
 import stat
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ..errors import BuildError
+from ..errors import BuildError, InputError
 from ..net.policy import is_loopback
 from ..net.redact import redact_text, split_auth
+from .models import parse_filename
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Collection, Mapping
+    from collections.abc import Collection, Mapping
 
     from .index import IndexConfig
 
-__all__ = ["BUILD_STEP_TIMEOUT", "BuildError", "make_metadata_builder"]
+__all__ = [
+    "BUILD_STEP_TIMEOUT",
+    "BuildError",
+    "BuildPython",
+    "MetadataBuilder",
+    "find_build_python",
+    "make_metadata_builder",
+    "probe_build_python",
+]
 
 log = logging.getLogger(__name__)
 
@@ -468,29 +485,286 @@ def _build_sync(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class BuildPython:
+    """The interpreter that runs sdist builds: its ``path``, its version
+    (``"3.12.7"``) and ``how`` it was chosen (for messages)."""
+
+    path: str
+    version: str
+    how: str
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    def describe(self) -> str:
+        return f"{self.path} (CPython {self.version}, {self.how})"
+
+
+_PROBE = (
+    "import sys, venv, ensurepip; print(sys.implementation.name, '%d.%d.%d' % sys.version_info[:3])"
+)
+#: Seconds an interpreter may take to say what it is.
+_PROBE_TIMEOUT = 30.0
+
+
+def probe_build_python(path: str, *, how: str) -> BuildPython | None:
+    """``path`` as a :class:`BuildPython` when it runs as a CPython with the
+    ``venv`` and ``ensurepip`` modules (Debian's ``python3.X`` without
+    ``python3.X-venv`` has neither), else ``None``."""
+    try:
+        proc = subprocess.run(
+            [path, "-I", "-c", _PROBE],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=_PROBE_TIMEOUT,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.debug("build interpreter %s does not run: %s", path, exc)
+        return None
+    words = proc.stdout.split()
+    if proc.returncode != 0 or len(words) != 2 or words[0] != "cpython":
+        log.debug("build interpreter %s is unusable: %s", path, proc.stderr.strip()[-200:])
+        return None
+    return BuildPython(path, words[1], how)
+
+
+def _patch_key(name: str, minor: str) -> int | None:
+    """The patch number of a directory name ``<minor>.<patch>`` (pyenv's), else ``None``."""
+    head, _, patch = name.partition(minor + ".")
+    return int(patch) if not head and patch.isdigit() else None
+
+
+def _pyenv_pythons(minor: str, environ: Mapping[str, str], home: Path) -> list[str]:
+    roots = [Path(environ["PYENV_ROOT"])] if environ.get("PYENV_ROOT") else []
+    roots.append(home / ".pyenv")
+    pyenv = shutil.which("pyenv", path=environ.get("PATH"))
+    if not any(r.is_dir() for r in roots) and pyenv:
+        try:
+            out = subprocess.run(
+                [pyenv, "root"], capture_output=True, text=True, check=False, timeout=10
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        if out:
+            roots.append(Path(out))
+    found: list[tuple[int, str]] = []
+    for root in dict.fromkeys(roots):
+        versions = root / "versions"
+        if not versions.is_dir():
+            continue
+        for entry in versions.iterdir():
+            patch = _patch_key(entry.name, minor)
+            exe = entry / "bin" / "python"
+            if patch is not None and exe.is_file():
+                found.append((patch, str(exe)))
+    return [exe for _, exe in sorted(found, reverse=True)]
+
+
+def _uv_pythons(minor: str, environ: Mapping[str, str], home: Path) -> list[str]:
+    """uv-managed CPythons (``cpython-3.12.7-linux-x86_64-gnu``), newest patch first."""
+    if environ.get("UV_PYTHON_INSTALL_DIR"):
+        root = Path(environ["UV_PYTHON_INSTALL_DIR"])
+    else:
+        data = Path(environ["XDG_DATA_HOME"]) if environ.get("XDG_DATA_HOME") else None
+        root = (data or home / ".local" / "share") / "uv" / "python"
+    if not root.is_dir():
+        return []
+    found: list[tuple[int, str]] = []
+    for entry in root.iterdir():
+        kind, _, rest = entry.name.partition("-")
+        patch = _patch_key(rest.partition("-")[0], minor)
+        exe = entry / "bin" / f"python{minor}"
+        if kind == "cpython" and patch is not None and exe.is_file():
+            found.append((patch, str(exe)))
+    return [exe for _, exe in sorted(found, reverse=True)]
+
+
+def _uv_find(minor: str, environ: Mapping[str, str]) -> list[str]:
+    uv = shutil.which("uv", path=environ.get("PATH"))
+    if uv is None:
+        return []
+    try:
+        proc = subprocess.run(
+            [uv, "python", "find", "--no-project", "--no-python-downloads", minor],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=_PROBE_TIMEOUT,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    path = proc.stdout.strip()
+    return [path] if proc.returncode == 0 and path else []
+
+
+def find_build_python(
+    minor: str | None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    home: Path | None = None,
+) -> BuildPython:
+    """An interpreter of the target's ``minor`` version (``"3.12"``) to build sdists
+    with, looked for in this order: this interpreter, pyenv
+    (``$PYENV_ROOT``/``~/.pyenv``/``pyenv root``: ``versions/3.12.*``, newest
+    first), uv-managed Pythons (``~/.local/share/uv/python``), ``python3.12`` on
+    ``PATH`` (not a pyenv shim: it may point at another version), ``uv python
+    find 3.12``. Each is run once to check it is a CPython of that version with
+    ``venv`` and ``ensurepip``. None found (or ``minor`` ``None``): this
+    interpreter, with ``how`` saying so.
+    """
+    env = os.environ if environ is None else environ
+    where = Path.home() if home is None else home
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    this = BuildPython(
+        sys.executable,
+        ".".join(str(n) for n in sys.version_info[:3]),
+        "the interpreter running lockpin"
+        if minor in (None, running)
+        else f"the interpreter running lockpin: no CPython {minor} was found",
+    )
+    if minor is None or minor == running:
+        return this
+    candidates: list[tuple[str, list[str]]] = [
+        ("pyenv", _pyenv_pythons(minor, env, where)),
+        ("uv-managed", _uv_pythons(minor, env, where)),
+    ]
+    on_path = shutil.which(f"python{minor}", path=env.get("PATH"))
+    if on_path and "/shims/" not in on_path.replace(os.sep, "/"):
+        candidates.append(("PATH", [on_path]))
+    seen: set[str] = set()
+    for how, paths in (*candidates, ("uv python find", None)):
+        for path in paths if paths is not None else _uv_find(minor, env):
+            if path in seen:
+                continue
+            seen.add(path)
+            found = probe_build_python(path, how=how)
+            if found is not None and found.minor == minor:
+                log.info("building sdists with %s", found.describe())
+                return found
+    log.warning(
+        "no CPython %s found (pyenv, uv, python%s on PATH): sdists are built with %s %s, "
+        "which may give other metadata or fail. Pass --build-python PATH to choose one.",
+        minor,
+        minor,
+        sys.executable,
+        this.version,
+    )
+    return this
+
+
+def _advice(python: BuildPython, target_python: str | None, filename: str) -> str:
+    parsed = parse_filename(filename)
+    name = parsed[0] if parsed else filename
+    other = ""
+    if target_python and python.minor != target_python:
+        other = (
+            f" It is not the target's Python {target_python}."
+            if python.how == "--build-python"
+            else f" No CPython {target_python} was found to build with (pyenv, uv, "
+            f"python{target_python} on PATH)."
+        )
+    return (
+        f"{filename} was built with {python.describe()}.{other} Pass --build-python PATH "
+        f"(or LOCKPIN_BUILD_PYTHON) to build it with another interpreter, install what the "
+        f"build needs, or use --only-binary {name} (or pin a release with a wheel for the "
+        "target) to do without the sdist."
+    )
+
+
+class MetadataBuilder:
+    """PEP 517 metadata builds of sdists (see :func:`make_metadata_builder`):
+    call it with the sdist's bytes and file name for its METADATA bytes.
+
+    The interpreter is chosen on the first build (:func:`find_build_python`);
+    :meth:`cache_key` names it, so that a failure remembered for one interpreter
+    is not replayed for another.
+    """
+
+    def __init__(
+        self,
+        index: IndexConfig,
+        *,
+        python: BuildPython | None,
+        target_python: str | None,
+        timeout: float | None,
+        allow_insecure_hosts: Collection[str],
+    ) -> None:
+        self._index = index
+        self._python = python
+        self._target_python = target_python
+        self._timeout = BUILD_STEP_TIMEOUT if timeout is None else timeout
+        self._hosts = frozenset(h.lower() for h in allow_insecure_hosts)
+        self._lock = threading.Lock()
+
+    def python(self) -> BuildPython:
+        """The interpreter builds run with (looked for once, on first use)."""
+        with self._lock:
+            if self._python is None:
+                self._python = find_build_python(self._target_python)
+            return self._python
+
+    def cache_key(self) -> str:
+        """``python=<path>|<version>``: what a remembered build failure depends on."""
+        python = self.python()
+        return f"python={python.path}|{python.version}"
+
+    async def __call__(self, data: bytes, filename: str) -> bytes:
+        python = await asyncio.to_thread(self.python)
+        log.info("building metadata of %s (PEP 517) with %s", filename, python.describe())
+        try:
+            return await asyncio.to_thread(
+                _build_sync,
+                data,
+                filename,
+                self._index,
+                python.path,
+                self._timeout,
+                allow_insecure_hosts=self._hosts,
+            )
+        except BuildError as exc:
+            raise BuildError(
+                f"{exc}\n{_advice(python, self._target_python, filename)}",
+                filename=exc.filename or filename,
+                transient=exc.transient,
+            ) from exc
+
+
 def make_metadata_builder(
     index: IndexConfig,
     *,
     python: str | None = None,
+    target_python: str | None = None,
     timeout: float | None = None,
     allow_insecure_hosts: Collection[str] = (),
-) -> Callable[[bytes, str], Awaitable[bytes]]:
+) -> MetadataBuilder:
     """The PEP 517 fallback, run in a worker thread so fetches continue.
 
-    ``python`` runs the build environments (default: this interpreter); each build
-    step may take ``timeout`` seconds (default :data:`BUILD_STEP_TIMEOUT`).
-    ``allow_insecure_hosts`` are the plain-http hosts lockpin may reach
-    (``HttpConfig.allow_insecure_hosts``): the pip that installs build requirements
-    trusts those among its index and find-links hosts (see :func:`_pip_sources`).
+    ``python`` runs the build environments (``--build-python``); without it, an
+    interpreter of ``target_python``'s minor version (``"3.12"``) is looked for
+    the first time a build is needed (:func:`find_build_python`), and this
+    interpreter is the last resort. Each build step may take ``timeout`` seconds
+    (default :data:`BUILD_STEP_TIMEOUT`). ``allow_insecure_hosts`` are the
+    plain-http hosts lockpin may reach (``HttpConfig.allow_insecure_hosts``): the
+    pip that installs build requirements trusts those among its index and
+    find-links hosts (see :func:`_pip_sources`).
+
+    An explicit ``python`` that does not run is an :class:`~lockpin.errors.InputError`
+    now, before any resolution.
     """
-    interpreter = python or sys.executable
-    hosts = frozenset(h.lower() for h in allow_insecure_hosts)
-
-    async def build(data: bytes, filename: str) -> bytes:
-        log.info("building metadata of %s (PEP 517)", filename)
-        limit = BUILD_STEP_TIMEOUT if timeout is None else timeout
-        return await asyncio.to_thread(
-            _build_sync, data, filename, index, interpreter, limit, allow_insecure_hosts=hosts
+    explicit = probe_build_python(python, how="--build-python") if python else None
+    if python and explicit is None:
+        raise InputError(
+            f"--build-python {python}: cannot run it as a Python interpreter with the venv "
+            "and ensurepip modules. Pass the path of a CPython executable "
+            "(e.g. ~/.pyenv/versions/3.12.7/bin/python)."
         )
-
-    return build
+    return MetadataBuilder(
+        index,
+        python=explicit,
+        target_python=target_python,
+        timeout=timeout,
+        allow_insecure_hosts=allow_insecure_hosts,
+    )

@@ -15,7 +15,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .._async import LoopThread, cancel_all_tasks
-from ..errors import InputError
+from ..errors import InputError, LockpinError
 from ..net.http import Http
 from ..net.redact import redact_url
 from ..progress import Event
@@ -34,8 +34,11 @@ from .world import IndexWorld
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
+    from packaging.markers import Marker
+
     from ..net.config import HttpConfig
     from ..progress import Reporter
+    from .metadata import CoreMetadata
 
 __all__ = ["compile_lock", "parse_exclude_newer", "read_existing_pins"]
 
@@ -119,14 +122,23 @@ _PIN_LINE = re.compile(
 )
 
 
-def _package_names(entries: Sequence[str]) -> frozenset[str]:
+_PROJECT_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
+def _package_names(entries: Sequence[str], option: str) -> frozenset[str]:
     """``--only-binary``/``--no-binary`` values: comma lists of names or ``:all:``."""
-    return frozenset(
-        name if name == ":all:" else canonicalize_name(name)
-        for entry in entries
-        for name in entry.split(",")
-        if name
-    )
+    names: set[str] = set()
+    for entry in entries:
+        for item in (part.strip() for part in entry.split(",")):
+            if not item:
+                continue
+            if item != ":all:" and _PROJECT_NAME.fullmatch(item) is None:
+                raise InputError(
+                    f"{option} {item!r}: not a project name; give names separated by "
+                    "commas, or :all:."
+                )
+            names.add(item if item == ":all:" else canonicalize_name(item))
+    return frozenset(names)
 
 
 def _roots_for(inputs: Inputs, target: Target) -> tuple[list[Req], list[Req]]:
@@ -198,8 +210,8 @@ def compile_lock(
     if len(set(labels)) != len(labels):
         raise InputError("the same target is listed twice.")
     pre_all = pre or inputs.options.pre
-    only = _package_names(only_binary) | inputs.options.only_binary
-    no = (_package_names(no_binary) | inputs.options.no_binary) - only
+    only = _package_names(only_binary, "--only-binary") | inputs.options.only_binary
+    no = (_package_names(no_binary, "--no-binary") | inputs.options.no_binary) - only
 
     # Per target: a multi-platform lock pins some names differently per platform.
     preferred: list[dict[NormalizedName, Version]] = [
@@ -231,11 +243,15 @@ def compile_lock(
 
     from .build import make_metadata_builder
 
-    builder = make_metadata_builder(
+    # Builds run with an interpreter of the first target's minor version when one is
+    # found (lockpin.python.build.find_build_python), or build_isolation_python.
+    sdist_builder = make_metadata_builder(
         config,
         python=build_isolation_python,
+        target_python=targets[0].python_minor,
         allow_insecure_hosts=http.allow_insecure_hosts if http is not None else (),
     )
+    builder: Callable[[bytes, str], Awaitable[bytes]] = sdist_builder
     if reporter is not None:
         builder = _reporting_builder(builder, reporter)
     with LoopThread() as lt:
@@ -249,7 +265,12 @@ def compile_lock(
         )
         try:
             client = IndexClient(client_http, config)
-            fetcher = MetadataFetcher(client_http, build_metadata=builder)
+            fetcher = MetadataFetcher(
+                client_http,
+                build_metadata=builder,
+                # What a remembered build failure depends on (the interpreter).
+                build_key=getattr(sdist_builder, "cache_key", None),
+            )
             world = IndexWorld(
                 lt,
                 client,
@@ -277,6 +298,7 @@ def compile_lock(
                         preferred=prefs,
                     )
                 )
+            warnings.extend(_unknown_extras(world, inputs, resolutions))
             files = lt.run(_hash_all(client, resolutions, exclude_newer))
             log.info(
                 "fetched %d bytes in %d requests; metadata sources: %s",
@@ -293,9 +315,16 @@ def compile_lock(
     for res in resolutions:
         for cand in res.pins.values():
             if not any(f.is_wheel for f in cand.files) and cand.url is None:
+                lent = fetcher.borrowed.get((cand.name, str(cand.version)))
                 warnings.append(
                     f"{cand.pin} has no wheel for {res.target.describe()}: pip will build it "
                     "from source, and its build dependencies are outside --require-hashes."
+                    + (
+                        f" lockpin read its dependencies from {lent} (a wheel of the same "
+                        "release for another interpreter or platform, not hashed in the lock)."
+                        if lent
+                        else ""
+                    )
                 )
             if cand.yanked_reason:
                 warnings.append(f"{cand.pin} is yanked ({cand.yanked_reason}).")
@@ -316,7 +345,71 @@ def compile_lock(
         exclude_newer=exclude_newer,
         index=config,
         warnings=tuple(dict.fromkeys(warnings)),
+        only_binary=only,
+        no_binary=no,
     )
+
+
+_EXTRA_IN_MARKER = re.compile(r"""\bextra\s*==\s*['"]([^'"]+)['"]""")
+
+
+def _unknown_extras(world: IndexWorld, inputs: Inputs, resolutions: list[Resolution]) -> list[str]:
+    """One warning per extra that a root or a pin asks of a pinned release which
+    does not define it (``requests[sockz]``): pip and uv install the release
+    without it, and so does the lock, but a typo must not pass unseen."""
+    # (prefix, suffix) of the warning, the release asked for, the extras asked
+    asked: list[tuple[str, str, NormalizedName, frozenset[str]]] = [
+        (
+            f"{r.location}: ",
+            "",
+            canonicalize_name(r.requirement.name),
+            frozenset(r.requirement.extras),
+        )
+        for r in inputs.roots
+        if r.requirement is not None and r.requirement.extras
+    ]
+    found: list[str] = []
+    for res in resolutions:
+        metadata: dict[NormalizedName, CoreMetadata] = {}
+        for cand in res.pins.values():
+            try:
+                metadata[cand.name] = world.metadata(cand)
+            except LockpinError:
+                continue
+        edges = [
+            ("", f", which {cand.pin} asks for", canonicalize_name(r.name), frozenset(r.extras))
+            for cand in res.pins.values()
+            if cand.name in metadata
+            for r in metadata[cand.name].requires_dist
+            if r.extras and (r.marker is None or _holds(res.target, r.marker))
+        ]
+        for prefix, suffix, name, extras in (*asked, *edges):
+            pinned = res.pins.get(name)
+            meta = metadata.get(name)
+            if pinned is None or meta is None:
+                continue
+            known = set(meta.provides_extra) | {
+                canonicalize_name(e)
+                for r in meta.requires_dist
+                if r.marker is not None
+                for e in _EXTRA_IN_MARKER.findall(str(r.marker))
+            }
+            for extra in sorted(extras):
+                if canonicalize_name(extra) not in known:
+                    found.append(
+                        f"{prefix}{pinned.name} {pinned.version} has no extra {extra!r} "
+                        f"(it has: {', '.join(sorted(known)) or 'none'}){suffix}."
+                    )
+    return list(dict.fromkeys(found))
+
+
+def _holds(target: Target, marker: Marker) -> bool:
+    from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
+
+    try:
+        return target.evaluate(marker)
+    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+        return False
 
 
 def _reporting_builder(

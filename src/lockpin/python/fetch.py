@@ -16,6 +16,13 @@ For an sdist: static ``PKG-INFO`` (Metadata-Version >= 2.2 with no dynamic
 dependencies), then a static ``[project]`` table in ``pyproject.toml``, then a
 PEP 517 ``prepare_metadata_for_build_wheel`` in an isolated environment.
 
+For an sdist whose release has wheels, none of them for the target
+(:meth:`MetadataFetcher.fetch_sdist`): the metadata of the wheel most like the
+target (:func:`~lockpin.python.standin.stand_in_wheels`) first, read as above,
+and checked against a second wheel built for another interpreter or platform
+when the release has one; the sdist only when they disagree or cannot be read.
+Which wheel lent its metadata is kept in :attr:`MetadataFetcher.borrowed`.
+
 Trust. Metadata decides which dependencies enter a lock, so each source is
 checked as far as it can be:
 
@@ -55,6 +62,7 @@ first cache generation, keyed by the page's unverified sha256, is never read.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -77,9 +85,10 @@ from .metadata import (
     wheel_metadata_from_zip,
 )
 from .models import parse_filename
+from .standin import comparison_partner, same_dependencies
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from ..net.http import Http, Response
     from .models import DistFile
@@ -128,8 +137,14 @@ class MetadataFetcher:
     ``build_metadata`` is the PEP 517 fallback for dynamic sdists: it receives
     the sdist bytes and filename and returns METADATA bytes. ``max_file_bytes``
     caps a whole file downloaded to read its metadata (default: the HTTP layer's
-    download cap). See the module docstring for what is verified and how the
-    cache is keyed.
+    download cap). ``build_key`` names what a build's outcome depends on besides
+    the sdist (:meth:`~lockpin.python.build.MetadataBuilder.cache_key`: the
+    interpreter), so that a failure remembered for one interpreter is not replayed
+    for another. See the module docstring for what is verified and how the cache
+    is keyed.
+
+    ``borrowed`` maps ``(name, version)`` of a release read through
+    :meth:`fetch_sdist` to the wheel file name whose metadata stood in for it.
     """
 
     def __init__(
@@ -137,11 +152,14 @@ class MetadataFetcher:
         http: Http,
         *,
         build_metadata: Callable[[bytes, str], Awaitable[bytes]] | None = None,
+        build_key: Callable[[], str] | None = None,
         max_file_bytes: int | None = None,
     ) -> None:
         self.http = http
         self._build = build_metadata
+        self._build_key = build_key
         self._max_file_bytes = max_file_bytes
+        self.borrowed: dict[tuple[str, str], str] = {}
         self.stats: dict[str, int] = {
             "metadata": 0,
             "range": 0,
@@ -149,6 +167,7 @@ class MetadataFetcher:
             "sdist": 0,
             "build": 0,
             "cache": 0,
+            "stand-in": 0,
         }
 
     # -- cache keys ------------------------------------------------------------------------
@@ -194,6 +213,60 @@ class MetadataFetcher:
         if cache is not None:
             for key in keys:
                 cache.put(_KIND, key, raw)
+        return meta
+
+    async def fetch_sdist(self, sdist: DistFile, stand_ins: Sequence[DistFile]) -> CoreMetadata:
+        """Metadata of ``sdist``'s release, from the wheels in ``stand_ins`` (most
+        like the target first, none installable there) when they allow, else from
+        the sdist itself.
+
+        The first wheel's metadata is used when the release has no wheel of another
+        kind (:func:`~lockpin.python.standin.comparison_partner`) or when that one's
+        says the same about dependencies; when they differ, the metadata depends on
+        the build, and only the sdist can tell. Metadata already known for the sdist
+        itself (the cache) wins over any wheel's.
+        """
+        source = redact_url(sdist.url)
+        known = self._lookup(sdist)
+        if known is not None or not stand_ins:
+            return await self.fetch(sdist)
+        first, partner = stand_ins[0], comparison_partner(stand_ins)
+        wanted = [first] if partner is None else [first, partner]
+        found = await asyncio.gather(*(self.fetch(w) for w in wanted), return_exceptions=True)
+        for w, result in zip(wanted, found, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, LockpinError):
+                raise result
+            if isinstance(result, LockpinError):
+                log.info("%s: cannot read %s (%s); building the sdist", source, w.filename, result)
+                return await self.fetch(sdist)
+        meta = found[0]
+        assert isinstance(meta, CoreMetadata)
+        check_identity(meta, sdist.filename, source=source)
+        if partner is not None:
+            other = found[1]
+            assert isinstance(other, CoreMetadata)
+            if not same_dependencies(meta, other):
+                note = (
+                    f"the dependencies in {first.filename} and {partner.filename} differ, so "
+                    f"lockpin cannot take {sdist.filename}'s from a wheel for another "
+                    "interpreter or platform"
+                )
+                log.info("%s: %s; building the sdist", source, note)
+                try:
+                    return await self.fetch(sdist)
+                except BuildError as exc:
+                    raise BuildError(
+                        f"{exc}\n({note}.)", filename=exc.filename, transient=exc.transient
+                    ) from exc
+        self.stats["stand-in"] += 1
+        if meta.version is not None:
+            self.borrowed[(meta.name, str(meta.version))] = first.filename
+        log.info(
+            "%s: no wheel for the target; read its dependencies from %s instead of building it%s",
+            sdist.filename,
+            first.filename,
+            f" (the same as {partner.filename}'s)" if partner is not None else "",
+        )
         return meta
 
     async def _whole_file(self, f: DistFile) -> tuple[bytes, str]:
@@ -364,6 +437,8 @@ class MetadataFetcher:
         self.stats["build"] += 1
         cache = self.http.cache
         failed_key = f"sha256:{digest}"
+        if self._build_key is not None:
+            failed_key += "|" + await asyncio.to_thread(self._build_key)
         if cache is not None:
             failed = cache.get(_FAILED_KIND, failed_key)
             if failed is not None:  # same bytes, same failure: do not rebuild them each run

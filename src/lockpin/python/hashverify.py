@@ -45,6 +45,7 @@ from .hashing import (
 from .index import IndexClient, IndexConfig
 from .inputs import requirement_reader
 from .lock import render_requirement
+from .models import accepts_format
 from .reqfile import options_from_blocks, parse_requirements, split_blocks
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from .hashing import FileHash
     from .lockcheck import LockHeader
     from .metadata import CoreMetadata
+    from .models import Formats
     from .reqfile import Block, FileOptions, RequirementLine
     from .target import Target
 
@@ -176,13 +178,20 @@ def _applies(req: RequirementLine, target: Target | None) -> bool:
     return target is None or req.marker is None or target.evaluate(req.marker)
 
 
-def _nothing_installable(release: PinnedRelease, target: Target | None) -> NoSuchVersionError:
+def _nothing_installable(
+    release: PinnedRelease, target: Target | None, formats: Formats = "any"
+) -> NoSuchVersionError:
     where = target.describe() if target is not None else "any target"
+    allowed = {
+        "any": "",
+        "wheel": " as a wheel (the file's --only-binary line)",
+        "sdist": " from its sdist (the file's --no-binary line)",
+    }[formats]
     return NoSuchVersionError(
         release.name,
         release.version,
         f"{release.location}: {release.name}=={release.version} has no file installable on "
-        f"{where}; its files are {', '.join(f.filename for f in release.files)}. "
+        f"{where}{allowed}; its files are {', '.join(f.filename for f in release.files)}. "
         "Pin a version that supports the target, or change the target.",
     )
 
@@ -238,14 +247,16 @@ def hash_requirements(
                     release.name, release.version, release.location, unknown, served_all
                 )
             )
-        files = (
-            release.files
-            if target is None
-            else tuple(f for f in release.files if target.installs(f))
+        # the file's --only-binary/--no-binary lines decide what pip installs from
+        formats = opts.formats(release.name)
+        files = tuple(
+            f
+            for f in release.files
+            if accepts_format(f.filename, formats) and (target is None or target.installs(f))
         )
         if not files and _applies(req, target):
             # An unhashed line would make pip's --require-hashes refuse the whole file.
-            raise _nothing_installable(release, target)
+            raise _nothing_installable(release, target, formats)
         hashes = tuple(sorted({f.sha256 for f in files}))
         if unknown and not update:
             hashes = tuple(sorted(existing | set(hashes)))
@@ -534,6 +545,24 @@ async def _release_metadata(
     return metadata, used, problems
 
 
+def _binary_hint(
+    name: str, files: Sequence[FileHash], listed: set[str], formats: Formats
+) -> str | None:
+    """What to say when a pin lists its sdist's hash only and misses its wheels, with
+    no option line that would explain it: the lock was most likely made with
+    ``--no-binary`` by a lockpin that did not yet write the option into the lock."""
+    if formats != "any" or not listed:
+        return None
+    wheels = {f.sha256 for f in files if f.filename.endswith(".whl")}
+    sdists = {f.sha256 for f in files} - wheels
+    if wheels and sdists and listed <= sdists:
+        return (
+            "lists only its sdist's hash: if it was locked with --no-binary, compile it again "
+            f"(lockpin now writes '--no-binary {name}' above the pins), or add that line."
+        )
+    return None
+
+
 def _fits(f: FileHash, targets: Sequence[Target]) -> bool:
     return not targets or any(t.installs(f) for t in targets)
 
@@ -626,9 +655,14 @@ def verify(
 
             builder = make_metadata_builder(
                 config,
+                target_python=closure_targets[0].python_minor,
                 allow_insecure_hosts=http.allow_insecure_hosts if http is not None else (),
             )
-            fetcher = MetadataFetcher(client_http, build_metadata=builder)
+            fetcher = MetadataFetcher(
+                client_http,
+                build_metadata=builder,
+                build_key=getattr(builder, "cache_key", None),
+            )
             metadata, used, unreadable = await _release_metadata(
                 client, fetcher, pins, closure_targets[0]
             )
@@ -647,10 +681,17 @@ def verify(
             warnings.append(
                 f"{release.location}: {release.name}: {len(other)} non-sha256 hash(es) not checked."
             )
-        files = [f for f in release.files if _fits(f, hash_targets)]
+        # A lock with --only-binary/--no-binary lines is installed from those files only
+        # (pip reads the lines), so they are all its hashes need to cover.
+        formats = options.formats(release.name)
+        installable = [f for f in release.files if accepts_format(f.filename, formats)]
+        files = [f for f in installable if _fits(f, hash_targets)]
         if not files and any(_applies(req, t) for t in hash_targets or (None,)):
-            raise _nothing_installable(release, hash_targets[0] if hash_targets else None)
+            raise _nothing_installable(release, hash_targets[0] if hash_targets else None, formats)
         expected = {f.sha256 for f in files}
+        hint = _binary_hint(release.name, files, listed, formats)
+        if hint is not None:
+            warnings.append(f"{release.location}: {release.name}=={release.version} {hint}")
         for f in files:
             if f.sha256 not in listed:
                 problems.append(
@@ -664,9 +705,12 @@ def verify(
                     )
                 )
         every = {f.sha256 for f in release.files}
+        excluded = every - {f.sha256 for f in installable}
         for h in sorted(listed - expected):
             if hash_targets and h in every:
                 continue  # a hash for another platform's file: harmless for these targets
+            if h in excluded:
+                continue  # a file the lock's --only-binary/--no-binary lines keep pip from
             problems.append(
                 VerifyProblem("extra", release.name, release.version, release.location, actual=h)
             )

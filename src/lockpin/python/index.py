@@ -170,8 +170,9 @@ class IndexClient:
             cache.put("parsed-pages", resp.cache_token, packed)
             # The packed form is smaller than the parsed JSON held by LazyFiles:
             # keep that one, so a large lock's memory stays flat. (The page's
-            # warning, if any, was logged by the parser already.)
-            files = PackedFiles(packed, resp.url, replay_notice=False)
+            # warning, if any, was logged by the parser already; its entries were
+            # checked by the parser and these bytes never left this process.)
+            files = PackedFiles(packed, resp.url, replay_notice=False, checked=True)
             return ProjectPage(name=name, url=resp.url, files=files)
         return page
 

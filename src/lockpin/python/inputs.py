@@ -150,6 +150,13 @@ def _pyproject(
                 f"{path}: [dependency-groups] must be a table of group = [requirements]."
             )
         for group in groups:
+            if canonicalize_name(group) not in {canonicalize_name(k) for k in table}:
+                hint = _other_tools_group(data, group)
+                if hint:
+                    raise InputError(
+                        f"{path}: no dependency group {group!r} in [dependency-groups] "
+                        f"(it defines: {', '.join(sorted(table)) or 'none'}); {hint}"
+                    )
             for where, text in resolve_dependency_group(path, table, group):
                 req = _parse_requirement(path, where, text)
                 out.append(
@@ -162,6 +169,32 @@ def _pyproject(
                     )
                 )
     return out
+
+
+def _other_tools_group(data: Mapping[str, object], group: str) -> str | None:
+    """What to say when ``group`` is a Poetry, PDM or uv development group rather
+    than a PEP 735 one (``None`` when it is none of them)."""
+    tool = data.get("tool")
+    if not isinstance(tool, dict):
+        return None
+    wanted = canonicalize_name(group)
+
+    def named(table: object) -> bool:
+        return isinstance(table, dict) and wanted in {canonicalize_name(k) for k in table}
+
+    poetry = tool.get("poetry")
+    if isinstance(poetry, dict) and named(poetry.get("group")):
+        where = f"[tool.poetry.group.{group}]"
+    elif isinstance(tool.get("pdm"), dict) and named(tool["pdm"].get("dev-dependencies")):
+        where = f"[tool.pdm.dev-dependencies].{group}"
+    elif wanted == "dev" and isinstance(tool.get("uv"), dict) and "dev-dependencies" in tool["uv"]:
+        where = "[tool.uv].dev-dependencies"
+    else:
+        return None
+    return (
+        f"{where} is another tool's own format, which lockpin does not read. List the "
+        f"group under [dependency-groups] (PEP 735) to lock it."
+    )
 
 
 def _strings(path: str, where: str, value: object) -> list[str]:

@@ -42,6 +42,7 @@ __all__ = [
     "format_exclude_newer",
     "read_pylock_bases",
     "render_requirement",
+    "same_lock_content",
 ]
 
 
@@ -287,6 +288,11 @@ class Lock:
     #: in the requirements header and in pylock's ``[[tool.lockpin.bases]]``; set
     #: like ``command``, after the resolution
     bases: tuple[LockedBase, ...] = ()
+    #: ``--only-binary``/``--no-binary`` as the resolution applied them (canonical
+    #: names or ``":all:"``): written into the lock, since pip installs from it
+    #: with them and ``lockpin verify`` expects only the files they allow
+    only_binary: frozenset[str] = frozenset()
+    no_binary: frozenset[str] = frozenset()
 
     def get(self, name: str) -> LockedPackage | None:
         from packaging.utils import canonicalize_name
@@ -332,7 +338,25 @@ class Lock:
                 f"--extra-index-url {_option_value(redact_url(u))}" for u in cfg.extra_index_urls
             )
         lines.extend(f"--find-links {_option_value(redact_url(u))}" for u in cfg.find_links)
+        only, no = self.binary_options()
+        # ":all:" first: pip reads these lines in order, and ":all:" resets the other
+        # option; a name written after it is then an exception to it.
+        for option, names in (("--no-binary", no), ("--only-binary", only)):
+            lines.extend(f"{option} {n}" for n in names if n == ":all:")
+        for option, names in (("--no-binary", no), ("--only-binary", only)):
+            lines.extend(f"{option} {_binary_name(option, n)}" for n in names if n != ":all:")
         return lines
+
+    def binary_options(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``(only_binary, no_binary)`` as written into the lock, sorted: what pip,
+        reading them, applies as lockpin did. Under ``--only-binary :all:`` every
+        project is installed from wheels (``--only-binary`` wins, see
+        :func:`~lockpin.python.models.formats_for`), so no ``--no-binary`` name is
+        written (pip would let such a name beat ``:all:``); a ``--no-binary`` name
+        also named by ``--only-binary`` is left out the same way."""
+        only = tuple(sorted(self.only_binary))
+        no = () if ":all:" in self.only_binary else tuple(sorted(self.no_binary - self.only_binary))
+        return only, no
 
     def to_requirements_txt(
         self, *, header: bool = True, annotate: bool = True, target_hashes_only: bool = False
@@ -422,6 +446,11 @@ class Lock:
             tool["exclude-newer"] = format_exclude_newer(self.exclude_newer)
         if self.command:
             tool["command"] = self.command
+        only, no = self.binary_options()
+        if only:  # PEP 751 has no place for them: pip's names, in lockpin's table
+            tool["only-binary"] = list(only)
+        if no:
+            tool["no-binary"] = list(no)
         if self.bases:
             tool["bases"] = [b.to_table() for b in self.bases]
         lock = Pylock(
@@ -441,6 +470,34 @@ class Lock:
             if again != self.bases:  # pragma: no cover - a bug
                 raise LockpinError("the [[tool.lockpin.bases]] written do not read back")
         return text
+
+
+_COMMAND_BLOCK = re.compile(r"^# by the following command:\n#\n#    [^\n]*\n#\n", re.M)
+
+
+def same_lock_content(current: str, wanted: str, *, pylock: bool = False) -> bool:
+    """Whether the lock text ``current`` (on disk) says what ``wanted`` says: the same
+    text but for the command line recorded in the header (``-o`` or
+    ``--output-file``, option order, absolute or relative paths: the same lock made
+    another way). Pins, hashes, markers, option lines, targets, ``exclude-newer``
+    and annotations are all compared. For a ``pylock`` (pylock.toml),
+    ``tool.lockpin.command`` is what is left out."""
+    if current == wanted:
+        return True
+    if not pylock:
+        return _COMMAND_BLOCK.sub("", current, count=1) == _COMMAND_BLOCK.sub("", wanted, count=1)
+    from .. import _toml
+
+    try:
+        old, new = _toml.loads(current), _toml.loads(wanted)
+    except _toml.TOMLDecodeError:
+        return False
+    for data in (old, new):
+        tool = data.get("tool")
+        ours = tool.get("lockpin") if isinstance(tool, dict) else None
+        if isinstance(ours, dict):
+            ours.pop("command", None)
+    return bool(old == new)
 
 
 # -- what may be written -----------------------------------------------------------------------
@@ -463,6 +520,15 @@ def _option_value(url: str) -> str:
             "characters and cannot be written to a requirements file. Fix the URL or path."
         )
     return url
+
+
+def _binary_name(option: str, name: str) -> str:
+    if _CANONICAL_NAME.fullmatch(name) is None:
+        raise LockpinError(
+            f"refusing to write the lock: {option} {name!a} is not a canonical project "
+            "name (a lockpin bug). Nothing was written; please report this."
+        )
+    return name
 
 
 def _refused(pkg: LockedPackage, what: str, value: object) -> LockpinError:

@@ -64,9 +64,16 @@ _HASH_LINE: Final = re.compile(r"    --hash=(sha256:[0-9a-f]{64})")
 _ROOT_VIA: Final = re.compile(r"^(?:-r \S.*|\S+ \(\S.*\))$")
 # What lockpin writes above the pins, and pip-compile/uv besides.
 _LOCKPIN_OPTIONS: Final = frozenset(
-    {"--index-url", "--extra-index-url", "--find-links", "--no-index"}
+    {
+        "--index-url",
+        "--extra-index-url",
+        "--find-links",
+        "--no-index",
+        "--only-binary",
+        "--no-binary",
+    }
 )
-_COMPILER_OPTIONS: Final = _LOCKPIN_OPTIONS | {"--trusted-host", "--only-binary", "--no-binary"}
+_COMPILER_OPTIONS: Final = _LOCKPIN_OPTIONS | {"--trusted-host"}
 
 
 @dataclass(frozen=True, slots=True)

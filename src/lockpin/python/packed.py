@@ -86,6 +86,7 @@ class PackedFiles(DeferredFiles):
     __slots__ = (
         "_all",
         "_base",
+        "_checked",
         "_data",
         "_index",
         "_other",
@@ -94,7 +95,9 @@ class PackedFiles(DeferredFiles):
         "_times",
     )
 
-    def __init__(self, data: bytes, page_url: str, *, replay_notice: bool = True) -> None:
+    def __init__(
+        self, data: bytes, page_url: str, *, replay_notice: bool = True, checked: bool = False
+    ) -> None:
         import marshal
 
         if data[:4] != _SIDECAR_MAGIC:
@@ -106,6 +109,7 @@ class PackedFiles(DeferredFiles):
         if notice and replay_notice:
             log.warning("%s", _CONTROL.sub(" ", str(notice)))
         self._data = data
+        self._checked = checked  # packed in this process from checked entries
         self._base = 8 + size
         self._index: list[tuple[str, int, int]] = index
         self._other: bytes = other
@@ -119,7 +123,7 @@ class PackedFiles(DeferredFiles):
 
         start = self._base + offset
         raw = _first_entries(marshal.loads(self._data[start : start + length]))
-        return LazyFiles(raw, self._page_url, self._times)
+        return LazyFiles(raw, self._page_url, self._times, checked=self._checked)
 
     def releases(self) -> Releases:
         """The files grouped by release, newest first, as packed (each release
@@ -143,7 +147,9 @@ class PackedFiles(DeferredFiles):
                 start = self._base + offset
                 raw.extend(marshal.loads(self._data[start : start + length]))
             raw.extend(marshal.loads(self._other))
-            self._all = LazyFiles(_first_entries(raw), self._page_url, self._times)
+            self._all = LazyFiles(
+                _first_entries(raw), self._page_url, self._times, checked=self._checked
+            )
         return self._all
 
     def _source(self) -> Sequence[DistFile]:

@@ -285,7 +285,7 @@ def parse_json_page(
         if (entry := _json_entry(raw, i, check)) is not None
         and check.first(entry["filename"], seen)
     ]
-    files = LazyFiles(entries, url)
+    files = LazyFiles(entries, url, checked=True)
     files.notice = check.report()
     return ProjectPage(name=canonicalize_name(name), url=url, files=files)
 
@@ -340,16 +340,26 @@ class LazyFiles(Sequence[DistFile]):
 
     The entries are the validated ones of :func:`parse_json_page` (or read back
     from the parsed-page cache, :mod:`lockpin.python.packed`, and checked again
-    when read).
+    when read). ``checked``: the entries are the ones :func:`parse_json_page`
+    validated in this process (never read back from disk), so reading them skips
+    that second check (a cold lock reads tens of thousands of files).
     """
 
-    __slots__ = ("_done", "_page_url", "_raw", "_releases", "filenames", "notice", "times")
+    __slots__ = (
+        "_checked", "_done", "_page_url", "_raw", "_releases", "filenames", "notice", "times",
+    )  # fmt: skip
 
     def __init__(
-        self, raw: list[dict[str, Any]], page_url: str, times: PageTimes | None = None
+        self,
+        raw: list[dict[str, Any]],
+        page_url: str,
+        times: PageTimes | None = None,
+        *,
+        checked: bool = False,
     ) -> None:
         self._raw = raw
         self._page_url = page_url
+        self._checked = checked
         #: whether the page gives upload times (``times`` is the whole page's when
         #: ``raw`` is only part of it, as in :mod:`lockpin.python.packed`)
         self.times = times or PageTimes(
@@ -384,7 +394,12 @@ class LazyFiles(Sequence[DistFile]):
             return [self[i] for i in range(*index.indices(len(self)))]
         item = self._done[index]
         if item is None:
-            item = self._done[index] = _json_file(self._raw[index], self._page_url, self.times)
+            raw = self._raw[index]
+            item = self._done[index] = (
+                _checked_file(raw, self.times)
+                if self._checked
+                else _json_file(raw, self._page_url, self.times)
+            )
         return item
 
     def __iter__(self) -> Iterator[DistFile]:
@@ -424,6 +439,27 @@ def _json_file(raw: dict[str, Any], page_url: str, times: PageTimes) -> DistFile
         size=size if type(size) is int and size >= 0 else None,
         upload_time=_parse_time(raw.get("upload-time")),
         core_metadata=meta,
+        page_times=times,
+    )
+
+
+def _checked_file(raw: dict[str, Any], times: PageTimes) -> DistFile:
+    """A :class:`DistFile` from an entry :func:`_json_entry` returned in this process:
+    its filename, URL, digests and metadata flag are the checked ones already;
+    the rest is turned into values as :func:`_json_file` does."""
+    rp = raw["requires-python"]
+    rp_text = rp.strip() if rp is not None else ""
+    yanked = raw["yanked"]
+    return DistFile(
+        filename=raw["filename"],
+        url=raw["url"],
+        hashes=raw["hashes"],
+        requires_python=rp_text if rp_text and rp_text.isprintable() else None,
+        yanked=bool(yanked),
+        yanked_reason=(_plain_text(yanked) or None) if isinstance(yanked, str) else None,
+        size=raw["size"],
+        upload_time=_parse_time(raw["upload-time"]),
+        core_metadata=raw["core-metadata"],
         page_times=times,
     )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -24,21 +24,22 @@ from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, ResolutionTooDeep
 from resolvelib import Resolver as _Resolver
 
-from ..errors import BuildError, InvalidMetadataError, NoSuchProjectError, ResolutionError
-from .explain import PYTHON_PROJECT, UNUSABLE_PROJECT, explain_conflict
+from ..errors import BuildError, InvalidMetadataError, NoSuchProjectError
+from .deadends import DeadEnd, DeadEnds, RootBound, label
+from .explain import PYTHON_PROJECT, UNUSABLE_PROJECT, explain_churn, explain_conflict
 from .models import DistFile, formats_for, parse_filename
 from .releases import ProjectReleases, VersionInfo, usable_release
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     from resolvelib.resolvers import RequirementInformation
 
     from .metadata import CoreMetadata
     from .target import Target
 
-__all__ = ["Candidate", "Req", "Resolution", "World", "resolve"]
+__all__ = ["Candidate", "Prefetching", "Req", "Resolution", "World", "resolve"]
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,19 @@ class World(Protocol):
         """A new requirement appeared: a real world may start fetching for it."""
 
 
+@runtime_checkable
+class Prefetching(Protocol):
+    """A world that can start reading metadata before it is asked for."""
+
+    def prefetch(self, candidates: Sequence[Candidate]) -> None:
+        """Start reading these candidates' metadata without waiting (errors wait
+        for :meth:`World.metadata`)."""
+
+
+#: How many older releases to prefetch once a release turns out unusable.
+_WINDOW = 8
+
+
 def _exact_pins(specifier: SpecifierSet) -> set[str]:
     return {
         s.version for s in specifier if s.operator in {"==", "==="} and not s.version.endswith(".*")
@@ -133,6 +147,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         constraints: Mapping[NormalizedName, list[Req]],
         preferred: Mapping[NormalizedName, Version],
         root_order: Mapping[NormalizedName, int],
+        bounds: Mapping[NormalizedName, Sequence[RootBound]] | None = None,
     ) -> None:
         self.world = world
         self.target = target
@@ -149,6 +164,21 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         # every distinct requirement met per project, to explain a conflict even when
         # resolvelib's last causes are only releases skipped on the way
         self.seen_requirements: dict[NormalizedName, dict[str, Req]] = {}
+        # releases left out because the input's own requirements rule them out,
+        # however deep (newest first per project, each with its chain)
+        self.dead_ends: dict[NormalizedName, list[DeadEnd]] = defaultdict(list)
+        self.dead: DeadEnds[Candidate, Req] = DeadEnds(
+            bounds=bounds or {},
+            releases=self._usable,
+            dependencies=self._peek_dependencies,
+            prefetch=self._prefetch,
+        )
+        self.attempts: dict[NormalizedName, int] = defaultdict(int)  # candidates pinned
+        self._prefetched: set[Candidate] = set()
+        self._meta: dict[
+            tuple[NormalizedName, Version, str | None],
+            CoreMetadata | BuildError | InvalidMetadataError,
+        ] = {}
 
     # -- resolvelib interface -----------------------------------------------------------------
 
@@ -168,7 +198,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         direct = any(r.url for r in reqs)
         pinned = any(_exact_pins(r.specifier) for r in reqs)
         upper = any(_has_upper_bound(r.specifier) for r in reqs)
-        causes = {c.requirement.name for c in backtrack_causes}
+        causes = _cause_names(backtrack_causes)
         name = reqs[0].name if reqs else canonicalize_name(identifier.split("[", maxsplit=1)[0])
         return (
             not direct,
@@ -178,6 +208,24 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
             self.root_order.get(name, len(self.root_order)),
             identifier,
         )
+
+    def narrow_requirement_selection(
+        self,
+        identifiers: Iterable[str],
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[RequirementInformation[Req, Candidate]]],
+        backtrack_causes: Sequence[RequirementInformation[Req, Candidate]],
+    ) -> Iterable[str]:
+        # After a conflict, work on the projects it involved (the requirements
+        # and the releases that required them) before anything else, so that
+        # resolvelib changes a culprit instead of re-pinning bystanders.
+        idents = list(identifiers)
+        if not backtrack_causes:
+            return idents
+        causes = _cause_names(backtrack_causes)
+        involved = [i for i in idents if _name_of(i) in causes]
+        return involved or idents
 
     def _project(self, name: NormalizedName) -> ProjectReleases:
         project = self.projects.get(name)
@@ -268,15 +316,159 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
             if want is not None:
                 files = next((fs for v, fs in project.releases if v == want), None)
                 if files is not None and (first := acceptable(want, files)) is not None:
-                    yield first
-            for version, files in project.releases:
+                    if self._alive(first):
+                        yield first
+                    else:
+                        first = None
+            releases = project.releases
+            for i, (version, files) in enumerate(releases):
                 if first is not None and version == first.version:
                     continue
                 cand = acceptable(version, files)
-                if cand is not None:
+                if cand is None:
+                    continue
+                if self._alive(cand):
                     yield cand
+                else:
+                    # Older releases are read next: ask for a few of them together.
+                    nxt = (acceptable(v, fs) for v, fs in releases[i + 1 : i + 1 + _WINDOW])
+                    self._prefetch([c for c in nxt if c is not None])
 
         return candidates
+
+    def _alive(self, cand: Candidate) -> bool:
+        why = self.dead.why(cand)
+        if why is None:
+            return True
+        ends = self.dead_ends[cand.name]
+        if why not in ends:
+            if not ends:
+                log.info("leaving out %s: %s", cand.pin, why)
+            ends.append(why)
+        return False
+
+    def _prefetch(self, candidates: Sequence[Candidate]) -> None:
+        if isinstance(self.world, Prefetching):
+            # Only wheels: reading an sdist's metadata may mean a build, which only a
+            # candidate the resolver really tries deserves.
+            todo = [
+                c
+                for c in candidates
+                if c not in self._prefetched and any(f.is_wheel for f in c.files)
+            ]
+            self._prefetched.update(todo)
+            if todo:
+                self.world.prefetch(todo)
+
+    def _usable(
+        self,
+        name: NormalizedName,
+        extras: frozenset[NormalizedName],
+        wanted: Callable[[Version], bool],
+    ) -> Iterator[Candidate] | None:
+        """The releases of ``name`` usable on the target whose version is ``wanted``,
+        newest first (None: an unknown project)."""
+        try:
+            project = self._project(name)
+        except NoSuchProjectError:
+            return None  # the resolver raises it, naming who required it, if it matters
+
+        want = self.preferred.get(name)
+
+        def each() -> Iterator[Candidate]:
+            # The existing lock's pin first, as the resolver takes it: checking it
+            # alone is usually enough to know a dependency can be met.
+            if want is not None:
+                for version, files in project.releases:
+                    if version == want:
+                        if wanted(version) and (info := project.info(version, files)):
+                            yield Candidate(name, version, extras, info.files)
+                        break
+            for version, files in project.releases:
+                # the version first: judging files for the target costs more
+                if version != want and wanted(version) and (info := project.info(version, files)):
+                    yield Candidate(name, version, extras, info.files)
+
+        return each()
+
+    def _peek_dependencies(self, candidate: Candidate) -> list[Req] | DeadEnd | None:
+        """The candidate's requirements for a dead-end check; None when only a build
+        (an sdist-only release) or a direct reference could tell."""
+        if candidate.url is not None or not any(f.is_wheel for f in candidate.files):
+            return None
+        try:
+            meta = self._metadata(candidate)
+        except (BuildError, InvalidMetadataError) as exc:
+            reason = self._unusable(candidate, exc)
+            return DeadEnd((f"{label(candidate)} has metadata that cannot be read: {reason}",))
+        self._tried(candidate)
+        deps = self._requirements(candidate, meta)
+        if isinstance(deps, SpecifierSet):
+            return DeadEnd(
+                (
+                    f"{label(candidate)} requires Python {deps} "
+                    f"(the target has {self.target.python_version})",
+                ),
+                requires_python=(str(deps), candidate.pin),
+            )
+        return deps
+
+    def _metadata(self, candidate: Candidate) -> CoreMetadata:
+        """The world's answer, asked once per release (the dead-end check and the
+        resolver both read it)."""
+        key = (candidate.name, candidate.version, candidate.url)
+        known = self._meta.get(key)
+        if known is None:
+            try:
+                known = self.world.metadata(candidate)
+            except (BuildError, InvalidMetadataError) as exc:
+                known = exc
+            self._meta[key] = known
+        if isinstance(known, Exception):
+            raise known
+        return known
+
+    def _unusable(self, candidate: Candidate, exc: Exception) -> str:
+        """Record (and say once) that a release's metadata cannot be read; its first line."""
+        reason = str(exc).strip()
+        if candidate.pin not in self.unusable:
+            log.warning("skipping %s: %s", candidate.pin, reason.splitlines()[0].rstrip(":"))
+            self.unusable[candidate.pin] = reason
+        return reason.splitlines()[0].rstrip(":") if reason else type(exc).__name__
+
+    def _tried(self, candidate: Candidate) -> None:
+        tried = self.tried[candidate.name]
+        if candidate.version not in tried:
+            tried.append(candidate.version)
+
+    def _requirements(self, candidate: Candidate, meta: CoreMetadata) -> list[Req] | SpecifierSet:
+        """The candidate's dependencies on the target, or the Requires-Python that
+        excludes the target."""
+        if meta.requires_python and not self.target.supports_python(meta.requires_python):
+            return SpecifierSet(meta.requires_python)
+        # One requirement per (project, extras, URL): resolvelib re-reads every
+        # requirement of a project each time one more is added, so N lines naming one
+        # project (duplicated in a METADATA, or spelled N ways) would cost N² work.
+        # Their specifiers are intersected, which is what N requirements mean.
+        merged: dict[
+            tuple[NormalizedName, frozenset[NormalizedName], str | None], list[SpecifierSet]
+        ] = {}
+        for r in meta.requires_dist:
+            if r.marker is not None and not self.target.evaluate(r.marker, candidate.extras):
+                continue
+            key = (
+                canonicalize_name(r.name),
+                frozenset(canonicalize_name(e) for e in r.extras),
+                r.url,
+            )
+            merged.setdefault(key, []).append(r.specifier)
+        deps = []
+        for (dep_name, dep_extras, dep_url), specs in merged.items():
+            spec = specs[0]
+            if len(specs) > 1:
+                spec = SpecifierSet(",".join(t for t in dict.fromkeys(map(str, specs)) if t))
+            deps.append(Req(dep_name, spec, dep_extras, dep_url, parent=candidate.pin))
+        return deps
 
     def _direct_candidates(
         self, name: NormalizedName, extras: frozenset[NormalizedName], url: str, bad: set[Version]
@@ -313,63 +505,41 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
                 )
             )
         try:
-            meta = self.world.metadata(candidate)
+            meta = self._metadata(candidate)
         except (BuildError, InvalidMetadataError) as exc:
             if candidate.url is not None:
                 raise  # a direct reference the user named must work
             # An old sdist that no longer builds (Python 2 setup.py, a vanished build
             # dependency) or corrupt metadata: that release is unusable, not the whole
             # lock. Backtracking goes on; an explanation names the skipped release.
-            reason = str(exc).strip()
-            log.warning("skipping %s: %s", candidate.pin, reason.splitlines()[0].rstrip(":"))
-            self.unusable[candidate.pin] = reason
-            return [*deps, Req(UNUSABLE_PROJECT, parent=parent, source=reason.splitlines()[0])]
-        tried = self.tried[candidate.name]
-        if candidate.version not in tried:
-            tried.append(candidate.version)
-        if meta.requires_python and not self.target.supports_python(meta.requires_python):
+            first = self._unusable(candidate, exc)
+            return [*deps, Req(UNUSABLE_PROJECT, parent=parent, source=first)]
+        self._tried(candidate)
+        self.attempts[candidate.name] += 1
+        found = self._requirements(candidate, meta)
+        if isinstance(found, SpecifierSet):
             # The index did not say (find-links pages, old index fronts) but the
             # metadata does: as pip does, the release cannot be used; an unsatisfiable
             # requirement makes resolvelib backtrack and name it in an explanation.
-            deps.append(
-                Req(
-                    PYTHON_PROJECT,
-                    SpecifierSet(meta.requires_python),
-                    parent=parent,
-                    source="python",
-                )
-            )
+            deps.append(Req(PYTHON_PROJECT, found, parent=parent, source="python"))
             return deps
-        # One requirement per (project, extras, URL): resolvelib re-reads every
-        # requirement of a project each time one more is added, so N lines naming one
-        # project (duplicated in a METADATA, or spelled N ways) would cost N² work.
-        # Their specifiers are intersected, which is what N requirements mean.
-        merged: dict[
-            tuple[NormalizedName, frozenset[NormalizedName], str | None], list[SpecifierSet]
-        ] = {}
-        for r in meta.requires_dist:
-            if r.marker is not None and not self.target.evaluate(r.marker, candidate.extras):
-                continue
-            key = (
-                canonicalize_name(r.name),
-                frozenset(canonicalize_name(e) for e in r.extras),
-                r.url,
-            )
-            merged.setdefault(key, []).append(r.specifier)
-        for (dep_name, dep_extras, dep_url), specs in merged.items():
-            spec = specs[0]
-            if len(specs) > 1:
-                spec = SpecifierSet(",".join(t for t in dict.fromkeys(map(str, specs)) if t))
-            req = Req(
-                dep_name,
-                spec,
-                dep_extras,
-                dep_url,
-                parent=parent,
-            )
+        for req in found:
             deps.append(req)
             self.world.discovered(req)
         return deps
+
+
+def _name_of(identifier: str) -> NormalizedName:
+    return canonicalize_name(identifier.split("[", maxsplit=1)[0])
+
+
+def _cause_names(causes: Sequence[RequirementInformation[Req, Candidate]]) -> set[str]:
+    names: set[str] = set()
+    for c in causes:
+        names.add(c.requirement.name)
+        if c.parent is not None:
+            names.add(c.parent.name)
+    return names
 
 
 def _parse(text: str) -> Version | None:
@@ -405,9 +575,17 @@ def resolve(
     for c in constraints:
         by_name[c.name].append(c)
     order: dict[NormalizedName, int] = {}
+    bounds: dict[NormalizedName, list[RootBound]] = defaultdict(list)
     for r in roots:
         order.setdefault(r.name, len(order))
         world.discovered(r)
+        if r.url is None and any(True for _ in r.specifier):
+            bounds[r.name].append(RootBound(r.name, r.specifier, str(r), r.source or "the input"))
+    for c in constraints:
+        if c.url is None and any(True for _ in c.specifier):
+            bounds[c.name].append(
+                RootBound(c.name, c.specifier, str(c), c.source or "a constraint", constraint=True)
+            )
     provider = _Provider(
         world,
         target=target,
@@ -418,6 +596,7 @@ def resolve(
         constraints=by_name,
         preferred=preferred or {},
         root_order=order,
+        bounds=bounds,
     )
     resolver: _Resolver[Req, Candidate, str] = _Resolver(provider, BaseReporter())
     try:
@@ -432,14 +611,18 @@ def resolve(
             tried=provider.tried,
             unusable=provider.unusable,
             exclude_newer=exclude_newer,
+            dead_ends=provider.dead_ends,
         ) from None
     except ResolutionTooDeep:
-        raise ResolutionError(
-            f"resolution for {target.describe()} gave up after {max_rounds} rounds of "
-            "backtracking. Add tighter bounds to the requirements that change most.",
-            target=target.describe(),
+        raise explain_churn(
+            max_rounds, target=target, attempts=provider.attempts, tried=provider.tried
         ) from None
 
+    log.debug(
+        "dead-end check read %d releases' dependencies and left out releases of %d projects",
+        provider.dead.examined,
+        len([n for n, ends in provider.dead_ends.items() if ends]),
+    )
     pins: dict[NormalizedName, Candidate] = {}
     for ident, cand in result.mapping.items():
         if "[" not in ident:

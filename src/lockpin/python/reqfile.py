@@ -37,6 +37,8 @@ from .models import ARCHIVE_SUFFIXES, WHEEL_SUFFIX
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from .models import Formats
+
 __all__ = [
     "MAX_INCLUDE_DEPTH",
     "Block",
@@ -180,6 +182,22 @@ class FileOptions:
     trusted_hosts: tuple[str, ...] = ()
     prefer_binary: bool = False
     require_hashes: bool = False
+
+    def formats(self, name: NormalizedName) -> Formats:
+        """The kinds of file pip installs project ``name`` from under these
+        ``--only-binary``/``--no-binary`` lines, as pip reads them: a project named
+        by one of them beats ``:all:`` in the other, and ``--only-binary`` wins
+        when both name it. (The lines lockpin writes mean the same to
+        :func:`~lockpin.python.models.formats_for`.)"""
+        if name in self.only_binary:
+            return "wheel"
+        if name in self.no_binary:
+            return "sdist"
+        if ":all:" in self.only_binary:
+            return "wheel"
+        if ":all:" in self.no_binary:
+            return "sdist"
+        return "any"
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,13 +40,17 @@ log = logging.getLogger(__name__)
 
 def best_file(files: Sequence[DistFile], target: Target) -> DistFile | None:
     """The file whose metadata stands for the release: the most preferred
-    compatible wheel, else any wheel, else the sdist."""
+    compatible wheel, else the wheel most like the target
+    (:func:`~lockpin.python.standin.stand_in_wheels`), else the sdist."""
     wheels = [(target.wheel_priority(f.filename), f) for f in files if f.is_wheel]
     compatible = [(p, f) for p, f in wheels if p is not None]
     if compatible:
         return min(compatible, key=lambda pf: (pf[0], pf[1].filename))[1]
     if wheels:
-        return sorted((f for _, f in wheels), key=lambda f: f.filename)[0]
+        from .standin import stand_in_wheels
+
+        ranked = stand_in_wheels([f for _, f in wheels], target=target)
+        return ranked[0] if ranked else sorted((f for _, f in wheels), key=lambda f: f.filename)[0]
     sdists = sorted((f for f in files if not f.is_wheel), key=lambda f: f.filename)
     return sdists[0] if sdists else None
 
@@ -92,6 +96,19 @@ class IndexWorld:
 
         return self.loop.run(wait())
 
+    def prefetch(self, candidates: Sequence[Candidate]) -> None:
+        """Start reading these releases' metadata without waiting (the resolver is
+        about to walk through them); failures resurface when asked for."""
+        for c in candidates:
+            if c.url is None:
+                self.loop.spawn(self._prefetch_one(c))
+
+    async def _prefetch_one(self, c: Candidate) -> None:
+        try:
+            await self._metadata(c.name, str(c.version), c.files, None)
+        except Exception:  # a real request raises it again
+            return
+
     def discovered(self, req: Req) -> None:
         # Keyed by extras too: `jsonschema[format]` discovered after plain
         # `jsonschema` still needs its extra dependencies fetched ahead.
@@ -124,9 +141,27 @@ class IndexWorld:
             from ..errors import IndexResponseError
 
             raise IndexResponseError(f"{name} has no file to read metadata from.", url=name)
-        meta = await self.fetcher.fetch(f)
+        if url is None and not f.is_wheel:
+            # No wheel fits the target: another wheel of the release may tell its
+            # dependencies without building the sdist (lockpin.python.standin).
+            meta = await self.fetcher.fetch_sdist(f, await self._stand_ins(name, f))
+        else:
+            meta = await self.fetcher.fetch(f)
         self._reporter.report(Event("metadata", name))
         return meta
+
+    async def _stand_ins(self, name: NormalizedName, sdist: DistFile) -> tuple[DistFile, ...]:
+        from .models import parse_filename
+        from .standin import stand_in_wheels
+
+        parsed = parse_filename(sdist.filename)
+        if parsed is None:
+            return ()
+        page = await self.client.project_page(name)
+        files = next((fs for v, fs in releases_of(page.files) if v == parsed[1]), ())
+        return stand_in_wheels(
+            files, version=parsed[1], target=self.target, exclude_newer=self.exclude_newer
+        )
 
     async def _speculate(self, req: Req) -> None:
         try:
@@ -153,7 +188,10 @@ class IndexWorld:
             pick = info
             if want is None or version == want:
                 break
-        if pick is None:
+        if pick is None or not any(f.is_wheel for f in pick.files):
+            # No wheel for the target: its metadata may take a build, which cannot be
+            # cancelled (a subprocess) and would hold the exit of a run that has
+            # already failed. The resolver asks for it if it really tries the release.
             return
         try:
             meta = await self._metadata(req.name, str(pick.version), pick.files, None)
