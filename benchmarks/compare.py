@@ -3,10 +3,14 @@
 
     python benchmarks/compare.py [--sets flask,web,science] [--runs 3]
         [--tools lockpin,uv,pip-compile,pip-lock] [--python-version 3.11] [--no-write]
+    python benchmarks/compare.py --corpus [--sets NAME,...] [--modes cold,warm]
 
 Standard library only. The peers (and lockpin, editable) live in benchmarks/.venv, which
 this script creates on first use; the chart is drawn by benchmarks/chart.py run there.
 Writes docs/benchmarks.md, docs/img/benchmarks.png and benchmarks/results/latest.json.
+With --corpus: lockpin and uv on the real-world files of benchmarks/sets/real/ (one cold
+run each, 120 s timeout, target 3.12, pins compared), written to the "Real-world corpus"
+section of docs/benchmarks.md and benchmarks/results/corpus.json.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import report_corpus
 from report import MODES, TOOLS, markdown, summarize
 from report_apt import carry_over
 
@@ -46,6 +51,8 @@ VENV = BENCH / ".venv"
 BIN = VENV / "bin"
 WORK = BENCH / ".work"
 RESULTS = BENCH / "results" / "latest.json"
+CORPUS_RESULTS = BENCH / "results" / "corpus.json"
+CORPUS_EXCLUDE_NEWER = "2026-11-01T00:00:00Z"  # the files were copied in 2026-08 and later
 DOC = ROOT / "docs" / "benchmarks.md"
 IMG = ROOT / "docs" / "img" / "benchmarks.png"
 
@@ -130,19 +137,20 @@ def tool_env(cache: Path) -> dict[str, str]:
     return env
 
 
-def command(tool: str, src: Path, out: Path, cache: Path, pyver: str, prior: bool) -> list[str]:
+def command(tool: str, src: Path, out: Path, cache: Path, pyver: str, prior: bool,
+            cut_off: str = EXCLUDE_NEWER) -> list[str]:  # fmt: skip
     c = str(cache / "tool")
     if tool == "lockpin":
         return [str(BIN / "lockpin"), "compile", str(src), "-o", str(out),
                 "--python-version", pyver, "--platform", LOCKPIN_PLATFORM,
-                "--exclude-newer", EXCLUDE_NEWER, "--cache-dir", c,
+                "--exclude-newer", cut_off, "--cache-dir", c,
                 "--index-url", INDEX_URL, "-q"]  # fmt: skip
     if tool == "uv":
         return [str(BIN / "uv"), "pip", "compile", str(src), "--generate-hashes",
                 "--python-version", pyver, "--python-platform", UV_PLATFORM,
-                "--exclude-newer", EXCLUDE_NEWER, "--cache-dir", c,
+                "--exclude-newer", cut_off, "--cache-dir", c,
                 "--default-index", INDEX_URL, "-o", str(out), "--no-header", "-q"]  # fmt: skip
-    cut = ["--uploaded-prior-to", EXCLUDE_NEWER] if prior else []
+    cut = ["--uploaded-prior-to", cut_off] if prior else []
     if tool == "pip-compile":
         return [str(BIN / "pip-compile"), str(src), "--generate-hashes", "--strip-extras",
                 "--allow-unsafe", "--no-header", "-o", str(out), "--cache-dir", c,
@@ -204,6 +212,20 @@ class Runner:
         self.records: list[dict] = []
         self.primed: dict[tuple[str, str], dict] = {}
         self.fills: list[dict] = []
+        self.cut_off = CORPUS_EXCLUDE_NEWER if args.corpus else EXCLUDE_NEWER
+
+    def source(self, name: str) -> Path:
+        """The input file of a set; a corpus pyproject.toml is copied to a directory of
+        its own under the name both tools recognise."""
+        if not self.args.corpus:
+            return BENCH / "sets" / f"{name}.in"
+        real = report_corpus.REAL
+        if (real / f"{name}.in").is_file():
+            return real / f"{name}.in"
+        dest = WORK / "corpus" / name / "pyproject.toml"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes((real / f"{name}.toml").read_bytes())
+        return dest
 
     def paths(self, tool: str, name: str, mode: str, run: int) -> tuple[Path, Path]:
         ext = f"pylock.{name}.toml" if tool == "pip-lock" else f"{name}.txt"
@@ -219,8 +241,8 @@ class Runner:
         if mode != "relock":  # cold and warm start without an output file to reuse
             out.unlink(missing_ok=True)
         out.parent.mkdir(parents=True, exist_ok=True)
-        src = BENCH / "sets" / f"{name}.in"
-        cmd = command(tool, src, out, cache, self.args.python_version, self.prior)
+        src = self.source(name)
+        cmd = command(tool, src, out, cache, self.args.python_version, self.prior, self.cut_off)
         logfile = WORK / "logs" / f"{name}-{tool}-{mode}-{run}.log"
         rec = measure(cmd, tool_env(cache), logfile, self.args.timeout)
         if rec["ok"] and count_pins(out) is None:
@@ -289,6 +311,30 @@ def machine(python: str) -> dict[str, str]:
             "python": py.strip(), "lockpin_commit": head or "unknown"}  # fmt: skip
 
 
+def write_corpus(runner: Runner, res: dict, no_write: bool) -> int:
+    """Compare the pins of the cold lockfiles and write the corpus section and JSON."""
+    res["exclude_newer"] = runner.cut_off
+    res["pins"] = {}
+    for name in runner.args.sets:
+        mode = "cold" if "cold" in runner.args.modes else runner.args.modes[0]
+        got = {t: report_corpus.read_pins(runner.paths(t, name, mode, 0)[1])
+               for t in ("lockpin", "uv")}  # fmt: skip
+        cmp = report_corpus.compare(got["lockpin"], got["uv"])
+        for t, pins in got.items():
+            cmp[f"{t}_pins"] = None if pins is None else len(pins)
+        res["pins"][name] = cmp
+        log(f"[{name}] pins equal: {cmp['equal']} {cmp['differ'][:3]}")
+    text = report_corpus.markdown(res)
+    if no_write:
+        print(text)
+        return 0
+    CORPUS_RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    CORPUS_RESULTS.write_text(json.dumps(res, indent=1, sort_keys=True) + "\n")
+    DOC.write_text(report_corpus.splice(DOC.read_text() if DOC.is_file() else "", text))
+    log(f"wrote {DOC.relative_to(ROOT)}, {CORPUS_RESULTS.relative_to(ROOT)}")
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     csv = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
@@ -299,11 +345,24 @@ def main() -> int:
     p.add_argument("--python-version", help="target X.Y[.Z] (default: the host's full version)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
     p.add_argument("--no-write", action="store_true", help="print the Markdown only")
+    p.add_argument("--corpus", action="store_true",
+                   help="the real-world files of sets/real/ (lockpin and uv, cold, 1 run, "
+                   "120 s timeout, target 3.12 unless given)")  # fmt: skip
     args = p.parse_args()
+    if args.corpus:
+        given = {a.split("=")[0] for a in sys.argv[1:]}
+        names = [e["name"] for e in report_corpus.entries()]
+        defaults = {"--sets": names, "--tools": ["lockpin", "uv"], "--modes": ["cold"],
+                    "--runs": 1, "--timeout": 120.0, "--python-version": "3.12"}  # fmt: skip
+        for flag, value in defaults.items():
+            if flag not in given:
+                setattr(args, flag[2:].replace("-", "_"), value)
+        if bad := set(args.sets) - set(names):
+            p.error(f"not in benchmarks/sets/real/sources.toml: {sorted(bad)}")
     for value, allowed in ((args.tools, TOOLS), (args.modes, MODES)):
         if bad := set(value) - set(allowed):
             p.error(f"unknown {sorted(bad)}; choose from {','.join(allowed)}")
-    for name in args.sets:
+    for name in [] if args.corpus else args.sets:
         if not (BENCH / "sets" / f"{name}.in").is_file():
             p.error(f"no benchmarks/sets/{name}.in")
     ensure_venv()
@@ -323,6 +382,8 @@ def main() -> int:
         "fills": runner.fills,
         "records": runner.records,
     }  # fmt: skip
+    if args.corpus:
+        return write_corpus(runner, res, args.no_write)
     text = markdown(res)
     if args.no_write:
         print(text)
@@ -335,7 +396,8 @@ def main() -> int:
     if subprocess.run(chart, env=env, check=False).returncode != 0:
         log("warning: the chart could not be drawn")
     old = DOC.read_text() if DOC.is_file() else ""
-    DOC.write_text(carry_over(old, text + "\n"))  # keeps compare_apt.py's section
+    new = report_corpus.carry_over(old, carry_over(old, text + "\n"))
+    DOC.write_text(new)  # keeps compare_apt.py's and the corpus section
     log(f"wrote {DOC.relative_to(ROOT)}, {IMG.relative_to(ROOT)}, {RESULTS.relative_to(ROOT)}")
     return 0
 
