@@ -13,7 +13,7 @@ from packaging.version import Version
 
 from lockpin.errors import IndexResponseError, LockpinError
 from lockpin.python.models import DistFile, parse_filename
-from lockpin.python.pages import parse_html_page, parse_json_page, parse_page
+from lockpin.python.pages import LazyFiles, parse_html_page, parse_json_page, parse_page
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -173,6 +173,29 @@ def test_json_file_fields(raw: dict[str, Any], expected: dict[str, Any]) -> None
     assert f.filename == raw["filename"]
     for attribute, value in expected.items():
         assert getattr(f, attribute) == value, attribute
+
+
+FIELDS = ("filename", "url", "hashes", "requires_python", "yanked", "yanked_reason", "size",
+          "upload_time", "core_metadata")  # fmt: skip
+
+
+@pytest.mark.parametrize(("raw", "expected"), JSON_FILE_CASES)
+def test_checked_entries_read_as_the_cache_reads_them(
+    raw: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    # A fresh page's files skip the second check; the cache's copy of the same page
+    # (checked again when read) must give the very same values.
+    from lockpin.python.packed import PackedFiles, pack_page
+
+    fresh = parse_json_page(json_page(raw), url=PAGE, name="Demo").files
+    assert isinstance(fresh, LazyFiles)
+    packed = pack_page(fresh)
+    for checked in (False, True):
+        again = [f for _v, fs in PackedFiles(packed, PAGE, checked=checked).releases() for f in fs]
+        f, g = only(fresh), only(again)
+        assert [getattr(f, k) for k in FIELDS] == [getattr(g, k) for k in FIELDS]
+    for attribute, value in expected.items():
+        assert getattr(only(again), attribute) == value, attribute
 
 
 def test_json_page_name_is_normalized_and_order_kept() -> None:

@@ -80,7 +80,9 @@ class PackedFiles(DeferredFiles):
     """A page read back from :func:`pack_page`: releases decoded on demand.
 
     The page's warning about what it dropped is logged again (each run that
-    uses the page says so once) unless ``replay_notice`` is false.
+    uses the page says so once) unless ``replay_notice`` is false. ``checked``:
+    ``data`` was packed in this process from the page parser's checked entries
+    (not read from the cache), so its files are not checked a second time.
     """
 
     __slots__ = (
