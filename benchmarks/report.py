@@ -217,3 +217,25 @@ HASHES_DOWNLOAD = (
     "platforms), and its times include those downloads. uv, pip lock and lockpin take the "
     "hashes from the simple index pages."
 )
+
+
+def splice_section(page: str, section: str, begin: str, end: str) -> str:
+    """``page`` with its generated section (``begin`` ... ``end``) replaced by
+    ``section``, or ``section`` appended when it has none."""
+    start = page.find(begin)
+    if start >= 0:
+        stop = page.find(end, start)
+        tail = page[stop + len(end) :].strip("\n") if stop >= 0 else ""
+        return page[:start] + section + ("\n\n" + tail if tail else "") + "\n"
+    return page.rstrip("\n") + "\n\n" + section + "\n"
+
+
+def carry_over_section(old_page: str, new_page: str, begin: str, end: str) -> str:
+    """``new_page`` with the generated section (``begin`` ... ``end``) of ``old_page``
+    kept, so that rerunning one harness keeps another's numbers."""
+    start = old_page.find(begin)
+    if start < 0:
+        return new_page
+    stop = old_page.find(end, start)
+    section = old_page[start : stop + len(end)] if stop >= 0 else old_page[start:].rstrip("\n")
+    return splice_section(new_page, section, begin, end)

@@ -146,20 +146,10 @@ python benchmarks/compare_apt.py --platforms linux/amd64,linux/arm64
 def splice(page: str, section: str) -> str:
     """``page`` with its apt section (BEGIN ... END) replaced by ``section``, or
     ``section`` appended when it has none."""
-    start = page.find(BEGIN)
-    if start >= 0:
-        stop = page.find(END, start)
-        tail = page[stop + len(END) :].strip("\n") if stop >= 0 else ""
-        return page[:start] + section + ("\n\n" + tail if tail else "") + "\n"
-    return page.rstrip("\n") + "\n\n" + section + "\n"
+    return report.splice_section(page, section, BEGIN, END)
 
 
 def carry_over(old_page: str, new_page: str) -> str:
-    """``new_page`` (benchmarks/compare.py's rewrite of the page) with the apt section
-    of ``old_page`` kept, so that rerunning one harness keeps the other's numbers."""
-    start = old_page.find(BEGIN)
-    if start < 0:
-        return new_page
-    stop = old_page.find(END, start)
-    section = old_page[start : stop + len(END)] if stop >= 0 else old_page[start:].rstrip("\n")
-    return splice(new_page, section)
+    """``new_page`` with the apt section of ``old_page`` kept, so that rerunning one
+    harness keeps the other's numbers."""
+    return report.carry_over_section(old_page, new_page, BEGIN, END)
