@@ -153,21 +153,48 @@ class DeadEnds(Generic[C, R]):
             # Shallow first: a dependency nothing fits (the input's own bound
             # against it) needs only its project page, however long the list.
             levels = (-1, depth - 1) if depth > 0 else (-1,)
-            for level, dep in ((lv, d) for lv in levels for d in deps):
-                why = self._dep_dead(dep, level, stack)
-                if why is not None:
-                    dead = DeadEnd(
-                        (f"{label(candidate)} requires {_text(dep)}", *why.steps),
-                        ((_text(dep), candidate.pin, dep.name), *why.edges),
-                        why.bounds,
-                        why.requires_python,
-                    )
-                    self._dead[candidate] = dead
-                    return dead
+            for level in levels:
+                if level >= 0:
+                    # Each dependency's newest fitting release is read next, one after
+                    # another: ask for all of them together (pages are in hand by now).
+                    self._prefetch_first(deps, level)
+                for dep in deps:
+                    why = self._dep_dead(dep, level, stack)
+                    if why is not None:
+                        dead = DeadEnd(
+                            (f"{label(candidate)} requires {_text(dep)}", *why.steps),
+                            ((_text(dep), candidate.pin, dep.name), *why.edges),
+                            why.bounds,
+                            why.requires_python,
+                        )
+                        self._dead[candidate] = dead
+                        return dead
         finally:
             stack.discard(candidate)
         self._alive[candidate] = depth
         return None
+
+    def _prefetch_first(self, deps: Sequence[R], depth: int) -> None:
+        """Tell ``prefetch`` the newest fitting release of each dependency in ``deps``
+        not yet judged to ``depth`` (the ones :meth:`_dep_dead` reads first)."""
+        if self._prefetch is None:
+            return
+        firsts: list[C] = []
+        for dep in deps:
+            key = (dep.name, dep.extras, str(dep.specifier))
+            if dep.url is not None or key in self._dead or self._alive.get(key, _NEVER) >= depth:
+                continue
+            releases = self._releases(dep.name, dep.extras, _contains(dep.specifier))
+            if releases is None:
+                continue
+            bounds = self.bounds.get(dep.name, ())
+            for cand in releases:
+                if all(b.specifier.contains(cand.version, True) for b in bounds):
+                    if cand not in self._dead and self._alive.get(cand, _NEVER) < depth:
+                        firsts.append(cand)
+                    break
+        if len(firsts) > 1:
+            self._prefetch(firsts)
 
     def _dep_dead(self, dep: R, depth: int, stack: set[Hashable]) -> DeadEnd | None:
         """Why no release can meet ``dep`` (the chain after "X requires dep"), or None."""
@@ -240,6 +267,11 @@ class DeadEnds(Generic[C, R]):
 _NEVER = -2
 #: How many releases' metadata to ask for at once once the newest one failed.
 _WINDOW = 8
+
+
+def _contains(spec: SpecifierSet) -> Callable[[Version], bool]:
+    """``spec`` as a predicate (pre-releases admitted, as everywhere here)."""
+    return lambda v: spec.contains(v, True)
 
 
 def label(candidate: _Candidate) -> str:
