@@ -62,3 +62,20 @@ def test_sarif_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert all(ids[r["ruleIndex"]] == r["ruleId"] for r in res)
     assert res[0]["level"] == "error"
     assert res[0]["locations"][0]["physicalLocation"]["region"] == {"startLine": 1}
+
+
+def test_build_args_as_docker_build_takes_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    df = tmp_path / "Dockerfile"
+    df.write_text("ARG BASE\nFROM --platform=linux/amd64 ${BASE}\n")
+    digest = "debian:12@sha256:" + "a" * 64
+    assert main(["dockerfile", "check", str(df), "--build-arg", f"BASE={digest}"]) == 0
+    # NAME alone takes $NAME, as docker build does
+    monkeypatch.setenv("BASE", "debian:12")
+    assert main(["dockerfile", "check", str(df), "--build-arg", "BASE"]) == 1
+    assert "FROM debian:12 has no digest" in capsys.readouterr().out
+    monkeypatch.setenv("BASE", digest)
+    assert main(["dockerfile", "check", str(df), "--build-arg", "BASE"]) == 0
+    assert main(["dockerfile", "check", str(df), "--build-arg", "=x"]) == 2
+    assert "--build-arg '=x': write NAME=VALUE." in capsys.readouterr().err

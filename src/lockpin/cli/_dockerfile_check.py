@@ -58,7 +58,11 @@ def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     p.add_argument("--context", metavar="DIR", help="build context (default: DOCKERFILE's dir)")
     p.add_argument(
-        "--build-arg", action="append", default=[], metavar="NAME=VALUE", help="(repeatable)"
+        "--build-arg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a build arg, as docker build takes it (NAME alone: $NAME); repeatable",
     )
     p.add_argument("--ignore", action="append", default=[], metavar="RULE", help="(repeatable)")
     opt.add_verbosity(p)
@@ -77,17 +81,11 @@ def run_check(args: argparse.Namespace) -> int:
         raise InputError(
             f"cannot read {path}: {exc.strerror}; name an existing Dockerfile"
         ) from None
-    build_args: dict[str, str] = {}
-    for value in args.build_arg:
-        name, sep, val = value.partition("=")
-        if not sep or not name:
-            raise InputError(f"--build-arg {value!r}: expected NAME=VALUE")
-        build_args[name] = val
     context = args.context or os.path.dirname(os.path.abspath(path))
     findings = check(
         parse(text, filename=path),
         DirectoryContext(context),
-        build_args=build_args,
+        build_args=opt.build_args(args.build_arg),
         ignore=args.ignore,
         # [tool.lockpin.dockerfile] severity (set by cli/_config.py; no flag)
         severities=getattr(args, "severity", None) or None,

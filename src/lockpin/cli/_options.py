@@ -34,6 +34,7 @@ __all__ = [
     "add_upgrade_options",
     "add_verbosity",
     "base_images",
+    "build_args",
     "command_line",
     "http_config",
     "index_config",
@@ -401,3 +402,20 @@ def command_line(argv: Sequence[str]) -> str:
             continue
         kept.append(arg)
     return redact_text(shlex.join(["lockpin", *kept]))
+
+
+def build_args(values: list[str]) -> dict[str, str]:
+    """``--build-arg NAME=VALUE`` (or ``NAME``: the value of $NAME, as docker
+    build takes it; skipped when unset)."""
+    from ..errors import InputError
+
+    result: dict[str, str] = {}
+    for value in values:
+        name, eq, given = value.partition("=")
+        if not name:
+            raise InputError(f"--build-arg {value!r}: write NAME=VALUE.")
+        if eq:
+            result[name] = given
+        elif name in os.environ:
+            result[name] = os.environ[name]
+    return result

@@ -106,23 +106,6 @@ def _add_pin(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     opt.add_verbosity(p)
 
 
-def _build_args(values: list[str]) -> dict[str, str]:
-    """``--build-arg NAME=VALUE`` (or ``NAME``: the value of $NAME, as docker
-    build takes it; skipped when unset)."""
-    from ..errors import InputError
-
-    result: dict[str, str] = {}
-    for value in values:
-        name, eq, given = value.partition("=")
-        if not name:
-            raise InputError(f"--build-arg {value!r}: write NAME=VALUE.")
-        if eq:
-            result[name] = given
-        elif name in os.environ:
-            result[name] = os.environ[name]
-    return result
-
-
 def make_resolver(args: argparse.Namespace) -> Resolver:
     """The registry, with the network options of ``args``."""
     from ..image.pin import RegistryResolver
@@ -142,7 +125,7 @@ def run_pin(args: argparse.Namespace) -> int:
         resolver=make_resolver(args),
         platforms=tuple(args.platform),
         update=args.update,
-        build_args=_build_args(args.build_arg),
+        build_args=opt.build_args(args.build_arg),
     )
     out.warn_all((str(u) for u in result.unpinned), quiet=args.quiet)
     if result.unchanged:
