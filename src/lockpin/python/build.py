@@ -20,6 +20,7 @@ import sys
 import tarfile
 import tempfile
 import threading
+import weakref
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -33,15 +34,17 @@ from ..net.redact import redact_text, split_auth
 from .models import parse_filename
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
     from .index import IndexConfig
 
 __all__ = [
     "BUILD_STEP_TIMEOUT",
+    "BuildEnvironments",
     "BuildError",
     "BuildPython",
     "MetadataBuilder",
+    "Processes",
     "find_build_python",
     "make_metadata_builder",
     "probe_build_python",
@@ -221,6 +224,60 @@ def _extract(data: bytes, filename: str, dest: Path) -> Path:
     return roots[0]
 
 
+class Processes:
+    """The build steps running for one builder, so that :meth:`stop` can end them
+    (a lock that failed, or finished while a build read ahead was still running,
+    must not wait for it). Each step runs in its own process group: a backend's
+    compiler or helper processes stop with it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[subprocess.Popen[str]] = set()
+        self.stopped = False
+
+    def start(self, cmd: list[str], env: dict[str, str] | None) -> subprocess.Popen[str]:
+        with self._lock:
+            if self.stopped:
+                raise _Stopped
+            proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                env=env,
+                start_new_session=os.name == "posix",
+            )
+            self._live.add(proc)
+            return proc
+
+    def finished(self, proc: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._live.discard(proc)
+
+    def stop(self) -> None:
+        """Kill every running step; steps asked for later fail at once."""
+        with self._lock:
+            self.stopped = True
+            live = list(self._live)
+        for proc in live:
+            _kill(proc)
+
+
+class _Stopped(Exception):
+    """A build step was asked for after :meth:`Processes.stop`."""
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, 9)
+        else:  # pragma: no cover - Windows has no process groups to kill
+            proc.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _run(
     cmd: list[str],
     *,
@@ -229,28 +286,47 @@ def _run(
     timeout: float,
     transient: bool,
     env: dict[str, str] | None = None,
+    procs: Processes | None = None,
 ) -> None:
     """Run one build step of sdist ``filename``; ``what`` names the step (and the sdist).
 
     ``transient`` marks a failure of the step as one that says nothing lasting about
     the sdist (see :class:`BuildError`); running out of ``timeout`` seconds always
-    does, since a busier machine or network may simply be slower.
+    does, since a busier machine or network may simply be slower, and so does a
+    step stopped through ``procs``.
     """
+    stopped = BuildError(
+        f"{what} was stopped: lockpin no longer needed it.", filename=filename, transient=True
+    )
+    registry = procs if procs is not None else Processes()
     try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, env=env, check=False, timeout=timeout
-        )
-    except subprocess.TimeoutExpired:
-        raise BuildError(
-            f"{what} did not finish within {timeout:g} s and was stopped (it may wait for "
-            "input or never end). Use a wheel of this release or pin another release; a "
-            "build that is only slow needs a longer limit "
-            "(lockpin.python.build.BUILD_STEP_TIMEOUT).",
-            filename=filename,
-            transient=True,
-        ) from None
+        proc = registry.start(cmd, env)
+    except _Stopped:
+        raise stopped from None
+    try:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            proc.communicate()
+            raise BuildError(
+                f"{what} did not finish within {timeout:g} s and was stopped (it may wait for "
+                "input or never end). Use a wheel of this release or pin another release; a "
+                "build that is only slow needs a longer limit "
+                "(lockpin.python.build.BUILD_STEP_TIMEOUT).",
+                filename=filename,
+                transient=True,
+            ) from None
+        except BaseException:
+            _kill(proc)
+            proc.communicate()
+            raise
+    finally:
+        registry.finished(proc)
     if proc.returncode != 0:
-        tail = redact_text((proc.stderr or proc.stdout).strip())[-1500:]
+        if registry.stopped:
+            raise stopped
+        tail = redact_text((stderr or stdout).strip())[-1500:]
         raise BuildError(
             f"{what} failed (exit {proc.returncode}):\n{tail}",
             filename=filename,
@@ -384,6 +460,93 @@ def _hook_result(out: Path, filename: str, what: str) -> object:
         ) from exc
 
 
+def _host_pip(python_version: str | None) -> list[str] | None:
+    """How to run the pip installed beside lockpin against another interpreter
+    (``pip --python``, pip >= 22.3), or ``None`` when there is none or it does not
+    support ``python_version`` (its Requires-Python). pip then runs inside the build
+    interpreter from its own files: the seconds ``ensurepip`` takes per build
+    environment are saved."""
+    import importlib.metadata
+    import importlib.util
+
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    if python_version is None or importlib.util.find_spec("pip") is None:
+        return None
+    try:
+        meta = importlib.metadata.metadata("pip")
+        if Version(meta["Version"]) < Version("22.3"):
+            return None
+        requires = meta.get_all("Requires-Python") or []
+        if requires and not SpecifierSet(requires[0]).contains(python_version, True):
+            return None
+    except (importlib.metadata.PackageNotFoundError, InvalidSpecifier, InvalidVersion, KeyError):
+        return None
+    return [sys.executable, "-m", "pip"]
+
+
+class BuildEnvironments:
+    """The build environments of one builder: one per (interpreter, build
+    requirements), made on first use and then only read, so that sdists with the
+    same build requirements (most need just ``setuptools``) share one instead of
+    each installing its own. An environment is finished before it is handed out and
+    never changed afterwards (dynamic requirements from
+    ``get_requires_for_build_wheel`` get an environment of their own, keyed by the
+    union). They live in one temporary directory, removed by :meth:`close` or when
+    the object is collected.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._root: Path | None = None
+        self._cleanup: weakref.finalize[..., object] | None = None
+        self._made: dict[tuple[str, tuple[str, ...]], Path] = {}
+        self._making: dict[tuple[str, tuple[str, ...]], threading.Lock] = {}
+
+    def get(
+        self, python: str, requires: list[str], make: Callable[[Path, list[str]], None]
+    ) -> Path:
+        """The environment for ``python`` with ``requires`` installed; ``make(dir,
+        requires)`` builds one in ``dir`` when there is none yet (a failure leaves
+        nothing behind, so the next caller tries again)."""
+        key = (python, tuple(sorted(set(requires))))
+        with self._lock:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="lockpin-buildenv-"))
+                # removed with this object at the latest (a builder nobody closed)
+                self._cleanup = weakref.finalize(
+                    self, shutil.rmtree, str(self._root), ignore_errors=True
+                )
+            root = self._root
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            with self._lock:
+                done = self._made.get(key)
+            if done is not None:
+                return done
+            env_dir = Path(tempfile.mkdtemp(prefix="env-", dir=root))
+            try:
+                make(env_dir, list(key[1]))
+            except BaseException:
+                shutil.rmtree(env_dir, ignore_errors=True)
+                raise
+            with self._lock:
+                self._made[key] = env_dir
+            return env_dir
+
+    def close(self) -> None:
+        with self._lock:
+            cleanup, self._cleanup, self._root = self._cleanup, None, None
+            self._made.clear()
+        if cleanup is not None:
+            cleanup()
+
+
+def _env_python(env_dir: Path) -> str:
+    return str(env_dir / ("Scripts" if os.name == "nt" else "bin") / "python")
+
+
 def _build_sync(
     data: bytes,
     filename: str,
@@ -392,6 +555,9 @@ def _build_sync(
     timeout: float,
     *,
     allow_insecure_hosts: Collection[str],
+    python_version: str | None = None,
+    envs: BuildEnvironments | None = None,
+    procs: Processes | None = None,
 ) -> bytes:
     from .metadata import MAX_METADATA_BYTES
 
@@ -410,69 +576,106 @@ def _build_sync(
             raise BuildError(
                 f"{filename}: [build-system] backend-path is not a list.", filename=filename
             )
-        env_dir = root / "env"
-        # Without pip: bootstrapping it costs seconds, and a backend with no build
-        # requirements (an in-tree backend, ``requires = []``) never needs it.
-        _run(
-            [python, "-m", "venv", "--without-pip", str(env_dir)],
-            what=f"creating a build environment for {filename}",
-            filename=filename,
-            timeout=timeout,
-            transient=True,
-        )
-        env_python = str(env_dir / ("Scripts" if os.name == "nt" else "bin") / "python")
         sources, secret_env = _pip_sources(
             index, os.environ, allow_insecure_hosts=allow_insecure_hosts
         )
-        pip_args = [env_python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        pip_args += sources
         pip_env = {**os.environ, **secret_env} if secret_env else None
+        host_pip = _host_pip(python_version)
 
-        have_pip: list[bool] = []
-
-        def install(reqs: list[str]) -> None:
+        def make(env_dir: Path, reqs: list[str]) -> None:
+            # Without pip in it: bootstrapping pip costs seconds, and a backend with
+            # no build requirements (an in-tree backend, ``requires = []``) never
+            # needs it. pip beside lockpin installs into it when it can.
+            _run(
+                [python, "-m", "venv", "--without-pip", str(env_dir)],
+                what=f"creating a build environment for {filename}",
+                filename=filename,
+                timeout=timeout,
+                transient=True,
+                procs=procs,
+            )
             if not reqs:
                 return
-            if not have_pip:
+            env_python = _env_python(env_dir)
+            if host_pip is not None:
+                pip = [*host_pip, "--python", env_python]
+            else:
                 _run(
                     [env_python, "-m", "ensurepip", "--default-pip"],
                     what=f"installing pip into the build environment of {filename}",
                     filename=filename,
                     timeout=timeout,
                     transient=True,
+                    procs=procs,
                 )
-                have_pip.append(True)
+                pip = [env_python, "-m", "pip"]
             _run(
-                [*pip_args, "--", *reqs],
+                [
+                    *pip,
+                    "install",
+                    "-q",
+                    "--disable-pip-version-check",
+                    "--no-compile",
+                    *sources,
+                    "--",
+                    *reqs,
+                ],
                 what=f"installing build requirements of {filename}",
                 filename=filename,
                 timeout=timeout,
                 transient=True,
                 env=pip_env,
+                procs=procs,
             )
 
-        install(requires)
+        def environment(reqs: list[str]) -> str:
+            if envs is not None:
+                return _env_python(envs.get(python, reqs, make))
+            env_dir = Path(tempfile.mkdtemp(prefix="env-", dir=root))
+            make(env_dir, reqs)
+            return _env_python(env_dir)
+
+        env_python = environment(requires)
         hook = root / "hook.py"
         hook.write_text(_HOOK)
         out = root / "out"
         out.mkdir()
-        base = [env_python, str(hook), str(src), backend, json.dumps(backend_path)]
         what = f"get_requires_for_build_wheel of {filename}"
         _run(
-            [*base, "requires", str(out)],
+            [
+                env_python,
+                str(hook),
+                str(src),
+                backend,
+                json.dumps(backend_path),
+                "requires",
+                str(out),
+            ],
             what=what,
             filename=filename,
             timeout=timeout,
             transient=False,
+            procs=procs,
         )
-        install(_requirements(_hook_result(out, filename, what), filename=filename, what=what))
+        dynamic = _requirements(_hook_result(out, filename, what), filename=filename, what=what)
+        if set(dynamic) - set(requires):
+            env_python = environment([*requires, *dynamic])
         what = f"prepare_metadata_for_build_wheel of {filename}"
         _run(
-            [*base, "metadata", str(out)],
+            [
+                env_python,
+                str(hook),
+                str(src),
+                backend,
+                json.dumps(backend_path),
+                "metadata",
+                str(out),
+            ],
             what=what,
             filename=filename,
             timeout=timeout,
             transient=False,
+            procs=procs,
         )
         result = _hook_result(out, filename, what)
         if isinstance(result, str) and result.startswith("wheel:"):
@@ -698,6 +901,17 @@ class MetadataBuilder:
         self._timeout = BUILD_STEP_TIMEOUT if timeout is None else timeout
         self._hosts = frozenset(h.lower() for h in allow_insecure_hosts)
         self._lock = threading.Lock()
+        self._envs = BuildEnvironments()
+        self._procs = Processes()
+        # Builds read ahead (IndexWorld speculation) and the resolver's own share the
+        # machine: at most one per core at a time.
+        self._slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+
+    def close(self) -> None:
+        """Stop the builds still running (read ahead, no longer needed) and remove
+        the build environments made so far; later builds fail at once."""
+        self._procs.stop()
+        self._envs.close()
 
     def python(self) -> BuildPython:
         """The interpreter builds run with (looked for once, on first use)."""
@@ -714,16 +928,23 @@ class MetadataBuilder:
     async def __call__(self, data: bytes, filename: str) -> bytes:
         python = await asyncio.to_thread(self.python)
         log.info("building metadata of %s (PEP 517) with %s", filename, python.describe())
+
+        def build() -> bytes:
+            with self._slots:
+                return _build_sync(
+                    data,
+                    filename,
+                    self._index,
+                    python.path,
+                    self._timeout,
+                    allow_insecure_hosts=self._hosts,
+                    python_version=python.version,
+                    envs=self._envs,
+                    procs=self._procs,
+                )
+
         try:
-            return await asyncio.to_thread(
-                _build_sync,
-                data,
-                filename,
-                self._index,
-                python.path,
-                self._timeout,
-                allow_insecure_hosts=self._hosts,
-            )
+            return await asyncio.to_thread(build)
         except BuildError as exc:
             raise BuildError(
                 f"{exc}\n{_advice(python, self._target_python, filename)}",

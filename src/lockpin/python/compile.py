@@ -307,7 +307,11 @@ def compile_lock(
                 ", ".join(f"{k}={v}" for k, v in sorted(fetcher.stats.items())),
             )
         finally:
-            # Speculative fetches still use the client: stop them before closing it.
+            # Builds read ahead may still run: stop them, then the speculative
+            # fetches, which still use the client, before closing it.
+            stop_builds = getattr(sdist_builder, "close", None)
+            if stop_builds is not None:
+                stop_builds()
             lt.run(cancel_all_tasks())
             lt.run(client_http.aclose())
 

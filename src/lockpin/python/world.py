@@ -75,12 +75,15 @@ class IndexWorld:
         self.preferred = preferred
         self._meta: dict[tuple[NormalizedName, str], asyncio.Future[CoreMetadata]] = {}
         self._speculated: set[tuple[NormalizedName, frozenset[NormalizedName]]] = set()
+        # sdist-only picks met while fetching ahead, read once a certain requirement asks
+        self._sdist_only: dict[tuple[NormalizedName, frozenset[NormalizedName]], Candidate] = {}
         self._reporter = reporter or NullReporter()
 
     def retarget(self, target: Target) -> None:
         """Reuse fetched data for the next target of a multi-platform lock."""
         self.target = target
         self._speculated.clear()
+        self._sdist_only.clear()
 
     # -- World protocol (called from the resolver thread) --------------------------------------
 
@@ -110,12 +113,27 @@ class IndexWorld:
             return
 
     def discovered(self, req: Req) -> None:
+        """A requirement of the input or of a release the resolver pinned."""
+        self._discover(req, certain=True)
+
+    def _discover(self, req: Req, *, certain: bool) -> None:
+        """Fetch ahead for ``req``. Only a ``certain`` requirement (not one met while
+        fetching ahead, on a release the resolver may never pin) may start reading an
+        sdist: that downloads it and may run its build code."""
+        if req.url is not None:
+            return
         # Keyed by extras too: `jsonschema[format]` discovered after plain
         # `jsonschema` still needs its extra dependencies fetched ahead.
         key = (req.name, req.extras)
-        if key not in self._speculated and req.url is None:
+        if key not in self._speculated:
             self._speculated.add(key)
-            self.loop.spawn(self._speculate(req))
+            self.loop.spawn(self._speculate(req, certain=certain))
+        elif (
+            certain
+            and (held := self._sdist_only.pop(key, None)) is not None
+            and req.specifier.contains(held.version, prereleases=True)
+        ):
+            self.loop.spawn(self._prefetch_one(held))
 
     # -- loop side -----------------------------------------------------------------------------
 
@@ -163,7 +181,7 @@ class IndexWorld:
             files, version=parsed[1], target=self.target, exclude_newer=self.exclude_newer
         )
 
-    async def _speculate(self, req: Req) -> None:
+    async def _speculate(self, req: Req, *, certain: bool) -> None:
         try:
             page = await self.client.project_page(req.name)
         except Exception:
@@ -188,11 +206,16 @@ class IndexWorld:
             pick = info
             if want is None or version == want:
                 break
-        if pick is None or not any(f.is_wheel for f in pick.files):
-            # No wheel for the target: its metadata may take a build, which cannot be
-            # cancelled (a subprocess) and would hold the exit of a run that has
-            # already failed. The resolver asks for it if it really tries the release.
+        if pick is None:
             return
+        if not any(f.is_wheel for f in pick.files):
+            # No wheel for the target: its metadata may take a build. Started now for a
+            # requirement known to be needed (the resolver would wait for it later; the
+            # builder stops it when the run ends), held back until then otherwise.
+            held = Candidate(req.name, pick.version, req.extras, tuple(pick.files))
+            if not certain:
+                self._sdist_only[(req.name, req.extras)] = held
+                return
         try:
             meta = await self._metadata(req.name, str(pick.version), pick.files, None)
         except Exception:
@@ -206,4 +229,4 @@ class IndexWorld:
                 frozenset(canonicalize_name(e) for e in r.extras),
                 r.url,
             )
-            self.discovered(dep)
+            self._discover(dep, certain=False)
