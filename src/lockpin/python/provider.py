@@ -113,6 +113,8 @@ class Prefetching(Protocol):
 
 #: How many older releases to prefetch once a release turns out unusable.
 _WINDOW = 8
+#: The largest batch asked for at once while backtracking through one project.
+_MAX_WINDOW = 32
 
 
 def _exact_pins(specifier: SpecifierSet) -> set[str]:
@@ -321,18 +323,31 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
                     else:
                         first = None
             releases = project.releases
+            yielded = 1 if first is not None else 0
+            ahead = 0  # releases[:ahead] were asked for together already
+            window = _WINDOW
             for i, (version, files) in enumerate(releases):
                 if first is not None and version == first.version:
                     continue
                 cand = acceptable(version, files)
                 if cand is None:
                     continue
+                if i >= ahead and (yielded or self.attempts[name] > 1):
+                    # Backtracking through this project (the release before this one
+                    # was given and not kept, or it was pinned before): the older
+                    # releases are likely read one after another next, so ask for a
+                    # batch together, a bigger one each time (uv's batch prefetch).
+                    nxt = (acceptable(v, fs) for v, fs in releases[i : i + window])
+                    self._prefetch([c for c in nxt if c is not None])
+                    ahead, window = i + window, min(window * 2, _MAX_WINDOW)
                 if self._alive(cand):
+                    yielded += 1
                     yield cand
-                else:
+                elif i + 1 >= ahead:
                     # Older releases are read next: ask for a few of them together.
                     nxt = (acceptable(v, fs) for v, fs in releases[i + 1 : i + 1 + _WINDOW])
                     self._prefetch([c for c in nxt if c is not None])
+                    ahead = i + 1 + _WINDOW
 
         return candidates
 
