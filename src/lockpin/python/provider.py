@@ -177,6 +177,7 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
         )
         self.attempts: dict[NormalizedName, int] = defaultdict(int)  # candidates pinned
         self._prefetched: set[Candidate] = set()
+        self._windows: dict[NormalizedName, int] = {}  # next batch size while backtracking
         self._meta: dict[
             tuple[NormalizedName, Version, str | None],
             CoreMetadata | BuildError | InvalidMetadataError,
@@ -325,21 +326,26 @@ class _Provider(AbstractProvider):  # type: ignore[type-arg]
             releases = project.releases
             yielded = 1 if first is not None else 0
             ahead = 0  # releases[:ahead] were asked for together already
-            window = _WINDOW
             for i, (version, files) in enumerate(releases):
                 if first is not None and version == first.version:
                     continue
                 cand = acceptable(version, files)
                 if cand is None:
                     continue
-                if i >= ahead and (yielded or self.attempts[name] > 1):
+                if (
+                    (yielded or self.attempts[name] > 1)
+                    and cand not in self._prefetched
+                    and isinstance(self.world, Prefetching)
+                ):
                     # Backtracking through this project (the release before this one
                     # was given and not kept, or it was pinned before): the older
                     # releases are likely read one after another next, so ask for a
                     # batch together, a bigger one each time (uv's batch prefetch).
+                    window = self._windows.get(name, _WINDOW)
                     nxt = (acceptable(v, fs) for v, fs in releases[i : i + window])
                     self._prefetch([c for c in nxt if c is not None])
-                    ahead, window = i + window, min(window * 2, _MAX_WINDOW)
+                    self._windows[name] = min(window * 2, _MAX_WINDOW)
+                    ahead = i + window
                 if self._alive(cand):
                     yielded += 1
                     yield cand
