@@ -174,7 +174,7 @@ def test_backtracking_through_one_project_reads_its_older_releases_in_batches() 
     # Every a>=2 needs x==2, c needs x==1: nothing in the input rules a's releases
     # out, so the resolver walks down a's 40 releases to a==1.
     projects: dict[str, list[Rel | tuple[object, ...]]] = {
-        "a": [Rel(str(v), deps=("x==2",)) for v in range(40, 1, -1)] + [Rel("1")],
+        "a": [*(Rel(str(v), deps=("x==2",)) for v in range(40, 1, -1)), Rel("1")],
         "c": [Rel("1", deps=("x==1",))],
         "x": [Rel("2"), Rel("1")],
     }
@@ -195,7 +195,7 @@ def test_backtracking_through_one_project_reads_its_older_releases_in_batches() 
 
 def test_no_batch_when_the_first_release_is_kept() -> None:
     projects: dict[str, list[Rel | tuple[object, ...]]] = {
-        "a": [Rel(str(v)) for v in range(30, 0, -1)],
+        "a": [*(Rel(str(v)) for v in range(30, 0, -1))],
     }
     world = PrefetchingWorld(projects)
     res = run(projects, "a", world=world)
