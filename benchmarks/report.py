@@ -156,7 +156,9 @@ def markdown(res: dict) -> str:
 
 METHOD = """## How the numbers are taken
 
-- **cold**: a fresh, empty cache directory for every run, no output file.
+- **cold**: a fresh, empty cache directory for every run, no output file. Before a set's
+  timed cold runs each tool runs it once cold, untimed (`--no-cdn-warmup` skips it): PyPI's
+  CDN is slower on files it has not served lately, and the first tool would pay for both.
 - **warm**: the cache filled by one untimed run of the same tool on the same set just
   before this mode's timed runs (well within a 600 s page TTL); the output file is
   deleted first, so only the cache helps.

@@ -93,8 +93,14 @@ def markdown(res: dict) -> str:
         "licensed projects (`benchmarks/sets/real/`, sources, commits and licences in "
         "`sources.toml`). Target CPython "
         f"{a['python_version']} linux x86_64, `--exclude-newer {res['exclude_newer']}`, "
-        f"index `{res['index_url']}`, {a['runs']} run(s) per cell, {a['timeout']:.0f} s "
-        f"timeout per run; lockpin {v.get('lockpin')} ({res['machine']['lockpin_commit']}), "
+        f"index `{res['index_url']}`, {a['runs']} run(s) per cell"
+        + (
+            " after one untimed cold run of each tool (the CDN warm for both)"
+            if a.get("cdn_warmup", True)
+            else " (no CDN warm-up run)"
+        )
+        + f", {a['timeout']:.0f} s timeout per run; lockpin {v.get('lockpin')} "
+        f"({res['machine']['lockpin_commit']}), "
         f"uv {v.get('uv')}; {res['machine']['cpu']}.", "",
         "*pins equal*: the same names at the same versions in both lockfiles (count in "
         "brackets); otherwise lockpin's version with uv's in brackets, `+` pinned by lockpin "
