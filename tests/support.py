@@ -202,3 +202,17 @@ class PipEnv:
             [str(self.python), "-c", code], capture_output=True, text=True, check=True, timeout=60
         )
         return result.stdout
+
+
+def record_children(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The argv of every child process started from now on (``subprocess.run`` goes
+    through ``Popen`` too), recorded as strings; the children still run."""
+    argvs: list[list[str]] = []
+
+    class RecordingPopen(subprocess.Popen):  # type: ignore[type-arg]
+        def __init__(self, args: Any, *rest: Any, **kwargs: Any) -> None:
+            argvs.append([str(a) for a in args])
+            super().__init__(args, *rest, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", RecordingPopen)
+    return argvs

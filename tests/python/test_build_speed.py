@@ -6,14 +6,14 @@ older releases read together while the resolver backtracks through one project.
 
 from __future__ import annotations
 
-import subprocess
+import os
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -22,6 +22,7 @@ from lockpin.errors import BuildError
 from lockpin.python import build as build_module
 from python.test_hostile_metadata import _with_build_requirements, pins_of
 from python.test_provider import FakeWorld, Rel, pins, run
+from support import record_children, run_cli
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -43,7 +44,7 @@ def test_sdists_with_the_same_build_requirements_share_one_environment(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    for var in [v for v in __import__("os").environ if v.startswith("PIP_")]:
+    for var in [v for v in os.environ if v.startswith("PIP_")]:
         monkeypatch.delenv(var)
     monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
     root = tmp_path_factory.mktemp("sharedenv")
@@ -54,17 +55,8 @@ def test_sdists_with_the_same_build_requirements_share_one_environment(
         )
         sdist.write_bytes(_with_build_requirements(sdist, '["beta>=1"]'))
         server.add_file(sdist, upload_time=WHEN)
-    argvs: list[list[str]] = []
-
-    class RecordingPopen(subprocess.Popen):  # type: ignore[type-arg]
-        def __init__(self, args: Any, *rest: Any, **kwargs: Any) -> None:
-            argvs.append([str(a) for a in args])
-            super().__init__(args, *rest, **kwargs)
-
-    monkeypatch.setattr(subprocess, "Popen", RecordingPopen)
+    argvs = record_children(monkeypatch)
     Path("requirements.in").write_text("victim\nother\n")
-    from support import run_cli
-
     run = run_cli(
         capsys, "compile", "requirements.in", "-o", "-", "-i", server.simple_url,
         "--python-version", "3.12", "--platform", "linux/amd64",
@@ -154,7 +146,7 @@ def test_a_failing_step_says_why_and_is_not_transient_unless_told() -> None:
 
 def test_pip_beside_lockpin_is_used_only_for_interpreters_it_supports() -> None:
     pytest.importorskip("pip")
-    assert build_module._host_pip("3.12.1") == [sys.executable, "-m", "pip"]
+    assert build_module._host_pip("3.12.1") == (sys.executable, "-m", "pip")
     assert build_module._host_pip("2.7.18") is None  # pip's Requires-Python: ensurepip then
     assert build_module._host_pip(None) is None
 

@@ -45,7 +45,7 @@ from lockpin.python.models import DistFile
 from lockpin.python.provider import Candidate, Req, resolve
 from lockpin.python.reqfile import parse_requirements
 from lockpin.python.target import parse_target
-from support import run_cli
+from support import record_children, run_cli
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -430,15 +430,7 @@ def test_build_gets_index_credentials_outside_its_arguments(
     server = make_index(auth=("user", "SECRET"))
     server.add_file(sdist, upload_time=WHEN)
 
-    argvs: list[list[str]] = []
-
-    class RecordingPopen(subprocess.Popen):  # type: ignore[type-arg]
-        def __init__(self, args: Any, *rest: Any, **kwargs: Any) -> None:
-            argvs.append([str(a) for a in args])
-            super().__init__(args, *rest, **kwargs)
-
-    # Every child lockpin starts goes through Popen (subprocess.run too).
-    monkeypatch.setattr(subprocess, "Popen", RecordingPopen)
+    argvs = record_children(monkeypatch)
     url = server.simple_url.replace("http://", "http://user:SECRET@")
     run = compile_(capsys, url)
     assert run.code == 0, run.both

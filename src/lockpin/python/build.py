@@ -9,6 +9,7 @@ how it was chosen) and the tail of the build log, and says what to do."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import logging
@@ -460,7 +461,8 @@ def _hook_result(out: Path, filename: str, what: str) -> object:
         ) from exc
 
 
-def _host_pip(python_version: str | None) -> list[str] | None:
+@functools.lru_cache(maxsize=8)
+def _host_pip(python_version: str | None) -> tuple[str, ...] | None:
     """How to run the pip installed beside lockpin against another interpreter
     (``pip --python``, pip >= 22.3), or ``None`` when there is none or it does not
     support ``python_version`` (its Requires-Python). pip then runs inside the build
@@ -483,7 +485,7 @@ def _host_pip(python_version: str | None) -> list[str] | None:
             return None
     except (importlib.metadata.PackageNotFoundError, InvalidSpecifier, InvalidVersion, KeyError):
         return None
-    return [sys.executable, "-m", "pip"]
+    return (sys.executable, "-m", "pip")
 
 
 class BuildEnvironments:
