@@ -26,6 +26,7 @@ __all__ = [
     "Published",
     "StandardSet",
     "build_two_index_files",
+    "child_env",
     "closed_port",
     "dir_state",
     "lock_body",
@@ -86,6 +87,16 @@ def run_subprocess(
         check=False,
     )
     return CliRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+def child_env(tmp_path: Path) -> dict[str, str]:
+    """This environment for a lockpin child process: no ``LOCKPIN_*`` settings, an empty
+    Docker config (``tmp_path/docker-config``), no bytecode written."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKPIN_")}
+    docker = tmp_path / "docker-config"
+    docker.mkdir(exist_ok=True)
+    env.update(DOCKER_CONFIG=str(docker), PYTHONDONTWRITEBYTECODE="1")
+    return env
 
 
 def dir_state(directory: Path) -> dict[str, tuple[bytes, int]]:

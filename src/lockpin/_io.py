@@ -12,6 +12,7 @@ import contextlib
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Final
 
@@ -19,6 +20,7 @@ from .errors import InputError
 
 __all__ = [
     "MAX_INPUT_BYTES",
+    "STALE_TMP_SECONDS",
     "atomic_write",
     "decode_text",
     "read_input_bytes",
@@ -149,7 +151,10 @@ def atomic_write(path: str | os.PathLike[str], text: str, *, expected: str | Non
     """Write ``text`` to ``path`` so that readers see the old or the new file,
     never a partial one: temp file in the same directory, fsync, rename.
 
-    The file's permission bits are kept when it exists.
+    The file's permission bits are kept when it exists. A process killed between
+    the temp file and the rename (``kill -9``) leaves ``.NAME.XXXXXXXX.tmp``
+    behind; a later write of the same file removes those older than
+    :data:`STALE_TMP_SECONDS` (a fresh one may be another writer's, at work).
 
     ``expected`` is for rewriting a user's file in place (``dockerfile pin``): the
     text lockpin read from ``path``. The file is then refused when it has no write
@@ -191,6 +196,39 @@ def atomic_write(path: str | os.PathLike[str], text: str, *, expected: str | Non
             raise InputError(f"cannot write {target}: {exc.strerror}.") from exc
         raise
     _fsync_directory(directory)
+    _sweep_stale_temps(directory, target.name)
+
+
+#: Age after which a temp file of :func:`atomic_write` counts as left by a killed
+#: writer (the same margin as the cache's: writes take milliseconds).
+STALE_TMP_SECONDS: Final = 3600.0
+#: mkstemp's random part: 8 characters of this alphabet (``tempfile._RandomNameSequence``)
+_TMP_ALPHABET: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _sweep_stale_temps(directory: Path, name: str) -> None:
+    """Remove ``.NAME.XXXXXXXX.tmp`` files in ``directory`` (exactly the names
+    :func:`atomic_write` makes, never a user's ``.NAME.backup.tmp``) not modified
+    for :data:`STALE_TMP_SECONDS`. Best effort: a failure here never fails a write."""
+    prefix, suffix = f".{name}.", ".tmp"
+    cutoff = time.time() - STALE_TMP_SECONDS
+    try:
+        with os.scandir(directory) as entries:
+            for item in entries:
+                middle = item.name[len(prefix) : -len(suffix)]
+                if not (
+                    item.name.startswith(prefix)
+                    and item.name.endswith(suffix)
+                    and len(middle) == 8
+                    and set(middle) <= _TMP_ALPHABET
+                ):
+                    continue
+                with contextlib.suppress(OSError):  # gone already, or not ours to remove
+                    info = item.stat(follow_symlinks=False)
+                    if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                        os.unlink(item.path)
+    except OSError:
+        return
 
 
 def _check_unchanged(target: Path, expected: str) -> None:

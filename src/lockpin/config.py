@@ -178,6 +178,14 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     _s("", "retries", "int", _NET, "retries on connection errors and 5xx", default="3"),
     _s(
         "",
+        "deadline",
+        "float",
+        _NET,
+        "total time for a command's network work, seconds",
+        default="none",
+    ),
+    _s(
+        "",
         "max-age",
         "int",
         _NET,
@@ -792,7 +800,10 @@ def load_config(path: str | os.PathLike[str] | None = None, *, start: str = ".")
             ) from None
         return Config()
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {_display(name)}: {exc}") from None
+        raise InputError(
+            f"cannot read {_display(name)}: {exc}; name a UTF-8 pyproject.toml "
+            "(--config / LOCKPIN_CONFIG)"
+        ) from None
     try:
         document = _toml.loads(text)
     except _toml.TOMLDecodeError as exc:

@@ -15,6 +15,7 @@ __all__ = [
     "BuildError",
     "Conflict",
     "ConflictKind",
+    "DeadlineError",
     "DockerfileError",
     "IndexError_",
     "IndexResponseError",
@@ -80,16 +81,37 @@ class PinError(LockpinError):
         self.location = location
         self.reference = reference
         self.exit_code = cause.exit_code
-        super().__init__(f"{location}: cannot pin {reference}: {cause}")
+        detail = str(cause)
+        # the registry's errors start with the reference already: say it once
+        detail = detail.removeprefix(f"{reference}: ")
+        super().__init__(f"{location}: cannot pin {reference}: {detail}")
 
 
 class NetworkError(LockpinError):
     """A URL could not be fetched after every retry. ``url`` is redacted; ``status``
-    is the HTTP status of the last answer when the failure was one (a 5xx, a 429)."""
+    is the HTTP status of the last answer when the failure was one (a 5xx, a 429);
+    ``detail`` is what failed without the advice on what to do (for a message that
+    lists several failures and gives the advice once), else the whole message."""
 
-    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, url: str, status: int | None = None, detail: str | None = None
+    ) -> None:
         self.url = url
         self.status = status
+        self.detail = detail or message
+        super().__init__(message)
+
+
+class DeadlineError(LockpinError):
+    """The total time budget of a command (``--deadline``, ``HttpConfig.deadline``)
+    ran out while ``url`` (redacted) was still being fetched, after ``attempts``
+    attempts. Not a :class:`NetworkError` on purpose: code that falls back to another
+    URL on a network error (another compression, a probe) must not retry past it."""
+
+    def __init__(self, message: str, *, url: str, attempts: int, seconds: float) -> None:
+        self.url = url
+        self.attempts = attempts
+        self.seconds = seconds
         super().__init__(message)
 
 

@@ -230,9 +230,7 @@ def test_the_library_takes_its_resolver_and_keeps_going(tmp_path: Path) -> None:
         ("dockerfile-pin", "fail", "error"),
     ]
     assert f"+FROM example.test/app:1@{_Registry.digest}" in result.checks[0].details
-    assert result.checks[1].details == (
-        f"{bad}:1: cannot pin example.test/gone:1: example.test/gone:1: no such image",
-    )
+    assert result.checks[1].details == (f"{bad}:1: cannot pin example.test/gone:1: no such image",)
     assert good.read_text() == "FROM example.test/app:1\n"  # a check never writes
 
 

@@ -143,13 +143,16 @@ def test_errors_become_one_message_and_an_exit_code(
     assert SECRET not in result.both
 
 
-def test_a_bug_is_not_disguised_as_a_lockpin_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bug_is_not_disguised_as_a_lockpin_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def fail(_args: object) -> int:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(python_commands, "run_hash", fail)
-    with pytest.raises(RuntimeError, match="a bug"):
-        main(["hash", "requirements.txt"])
+    # an internal error (exit 70, docs/errors.md), never "lockpin: error:"
+    assert main(["hash", "requirements.txt"]) == 70
+    assert capsys.readouterr().err.startswith("lockpin: internal error: RuntimeError: a bug")
 
 
 @pytest.mark.parametrize(

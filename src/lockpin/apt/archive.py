@@ -671,14 +671,15 @@ async def _download_index(
             except NetworkError as exc:
                 # A missing by-hash file or compression: try the next, as apt does. An
                 # IntegrityError is never retried into success elsewhere.
-                failures.append(str(exc))
+                failures.append(exc.detail)
                 continue
             ctx.reporter.report(Event("index", target.label, len(data)))
             text = await asyncio.to_thread(_decompress, data, entry.path, redact_url(url))
             return redact_url(url), text
     raise NetworkError(
         f"none of the listed files of {target.label} could be fetched from "
-        f"{redact_url(target.base_url)}: " + " | ".join(failures),
+        f"{redact_url(target.base_url)}: " + " | ".join(failures) + " Check the mirror URL "
+        "and your network or proxy settings, then retry.",
         url=redact_url(url_of(files[0].path)) if files else redact_url(target.base_url),
     )
 

@@ -77,7 +77,13 @@ class RelationError(ValueError):
     def __init__(self, text: str, reason: str) -> None:
         self.text = text
         self.reason = reason
-        super().__init__(f"invalid relation {text!r}: {reason}")
+        super().__init__(f"invalid relation {_shown(text)!r}: {_shown(reason, 300)}")
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """``text`` short enough for a message: a hostile index's 50 MB ``Depends``
+    must not become a 50 MB error (``text`` and ``reason`` keep it whole)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 _ALTERNATIVE: Final = re.compile(

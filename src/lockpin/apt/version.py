@@ -75,7 +75,12 @@ class InvalidVersion(ValueError):
     def __init__(self, version: str, reason: str) -> None:
         self.version = version
         self.reason = reason
-        super().__init__(f"invalid Debian version {version!r}: {reason}")
+        super().__init__(f"invalid Debian version {_shown(version)!r}: {reason}")
+
+
+def _shown(text: str) -> str:
+    """``text`` short enough for a message (a hostile index's version may be 50 MB)."""
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -139,12 +144,12 @@ def _parse(text: str) -> DebVersion:
         if not head:
             raise InvalidVersion(text, "the epoch before ':' is empty")
         if not (head.isascii() and head.isdigit()):
-            raise InvalidVersion(text, f"the epoch {head!r} is not a number")
+            raise InvalidVersion(text, f"the epoch {_shown(head)!r} is not a number")
         significant = head.lstrip("0")
         # the length test first: int() of thousands of digits is refused by Python
         epoch = int(significant or "0") if len(significant) <= 10 else _MAX_EPOCH + 1
         if epoch > _MAX_EPOCH:
-            raise InvalidVersion(text, f"the epoch {head} is too big")
+            raise InvalidVersion(text, f"the epoch {_shown(head)} is too big")
         if not tail:
             raise InvalidVersion(text, "nothing follows the epoch's ':'")
         rest = tail

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ..image.base import BaseImage
-    from ..net.config import HttpConfig
+    from ..net.config import Deadline, HttpConfig
     from ..progress import Reporter
     from ..python.hashverify import IndexPrecedence
     from ..python.index import IndexConfig
@@ -171,6 +171,28 @@ def add_net_options(p: argparse.ArgumentParser) -> None:
         default=3,
         help="retries on connection errors, timeouts and 5xx (3)",
     )
+    g.add_argument(
+        "--deadline",
+        type=_deadline_seconds,
+        metavar="SECONDS",
+        default=None,
+        help="total time for the command's network work, retries included; past it the "
+        "command fails and writes nothing (default: none; for CI)",
+    )
+
+
+def _deadline_seconds(text: str) -> float:
+    """``--deadline``'s value: a positive, finite number of seconds."""
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def add_target_options(p: argparse.ArgumentParser, *, what: str) -> None:
@@ -282,6 +304,7 @@ def http_config(args: argparse.Namespace) -> HttpConfig:
     if cache_dir is None and not args.no_cache:
         cache_dir = default_cache_dir()
     return HttpConfig(
+        deadline=_deadline(args),
         timeout=args.timeout,
         retries=max(0, args.retries),
         allow_insecure_hosts=frozenset(insecure),
@@ -291,6 +314,31 @@ def http_config(args: argparse.Namespace) -> HttpConfig:
         max_age=args.max_age,
         user_agent=f"lockpin/{__version__}",
     )
+
+
+def _deadline(args: argparse.Namespace) -> Deadline | None:
+    """The command's ``--deadline`` (or ``$LOCKPIN_DEADLINE``, or the config's
+    ``deadline``), fixed at the first call: every :func:`http_config` of one command
+    shares one end, however many clients it opens."""
+    from ..errors import InputError
+    from ..net.config import Deadline
+
+    seconds = getattr(args, "deadline", None)
+    if seconds is None:
+        return None
+    fixed: Deadline | None = getattr(args, "deadline_fixed", None)
+    if fixed is not None:
+        return fixed
+    try:
+        fixed = Deadline.after(float(seconds))
+    except (TypeError, ValueError):
+        # the flag's own type check ran already; this is $LOCKPIN_DEADLINE or the config
+        raise InputError(
+            f"deadline {seconds!r}: expected a positive number of seconds "
+            "(--deadline, $LOCKPIN_DEADLINE or [tool.lockpin] deadline)."
+        ) from None
+    args.deadline_fixed = fixed
+    return fixed
 
 
 def index_config(args: argparse.Namespace) -> tuple[IndexConfig, IndexPrecedence]:
@@ -377,7 +425,15 @@ _RUN_ONLY_FLAGS = frozenset(
     }
 )
 _RUN_ONLY_OPTIONS = frozenset(
-    {"--cache-dir", "--max-age", "--timeout", "--retries", "-P", "--upgrade-package"}
+    {
+        "--cache-dir",
+        "--max-age",
+        "--timeout",
+        "--retries",
+        "--deadline",
+        "-P",
+        "--upgrade-package",
+    }
 )
 
 

@@ -28,6 +28,8 @@ __all__ = [
     "ProgressLine",
     "deliver_lock",
     "error",
+    "internal_error",
+    "issue_url",
     "note",
     "progress",
     "read_current",
@@ -84,6 +86,49 @@ def error(message: str) -> None:
     from ..net.redact import redact_text
 
     print(f"lockpin: error: {redact_text(message)}", file=sys.stderr)
+
+
+def issue_url() -> str | None:
+    """The issue tracker of the installed lockpin (its ``Project-URL`` labelled
+    Issues, Bug Tracker or Bugs: ``[project.urls]`` in pyproject.toml), else ``None``
+    (no address is made up)."""
+    from importlib import metadata
+
+    try:
+        entries: list[str] = metadata.metadata("lockpin").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        entries = []
+    for entry in entries:
+        label, _, url = entry.partition(",")
+        if label.strip().lower().replace(" ", "") in {"issues", "bugtracker", "bugs"}:
+            return url.strip()
+    return None
+
+
+def internal_error(exc: BaseException, *, verbose: bool) -> None:
+    """An exception lockpin did not expect: one short paragraph that says it is a bug
+    and where to report it; the traceback before it only when ``verbose`` (it is
+    for the report, not for the user). Both redacted: the exception's message may
+    quote a URL with credentials."""
+    import traceback
+
+    from ..net.redact import redact_text
+
+    if verbose:
+        sys.stderr.write(redact_text("".join(traceback.format_exception(exc))))
+    # The first line only, capped: a message is not a place for a whole response body.
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    what = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    hint = "" if verbose else " (run again with -v for the traceback)"
+    tracker = issue_url()
+    where = f"at {tracker}" if tracker else "to lockpin's maintainers"
+    print(
+        redact_text(
+            f"lockpin: internal error: {what} — this is a bug in lockpin; please report it "
+            f"with the command and its -v output{hint} {where}"
+        ),
+        file=sys.stderr,
+    )
 
 
 class ProgressLine:

@@ -377,7 +377,12 @@ class _Checker:
         self.depth = 0  # scripts run by name, read from the context
 
     def add(self, rule: str, message: str, fix: str) -> None:
+        from ..net.redact import redact_text
+
         sev = RULES[rule][0]
+        # Messages quote the Dockerfile (ADD https://user:token@host/...): findings are
+        # printed, uploaded as SARIF and kept in release records, so never a credential.
+        message, fix = redact_text(message), redact_text(fix)
         self.findings.append(Finding(rule, self.df.filename, self.line, sev, message, fix))
 
     # -- stage state: WORKDIR and what COPY/ADD placed where ------------------

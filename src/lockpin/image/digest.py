@@ -47,18 +47,22 @@ def is_digest(text: str) -> bool:
 def check_digest(text: str, *, what: str = "digest") -> str:
     """``text`` when it is ``sha256:`` + 64 (or ``sha512:`` + 128) lowercase hex."""
     if not isinstance(text, str):
-        raise InputError(f"invalid {what} {text!r}: not a string")
+        raise InputError(f"invalid {what} {repr(text)[:100]}: not a string")
+    # a hostile manifest's 4 MB "digest" must not become a 4 MB error
+    shown = text if len(text) <= 150 else text[:147] + "..."
     match = _DIGEST.fullmatch(text)
     if match is None:
-        raise InputError(f"invalid {what} {text!r}: expected ALGORITHM:HEX, e.g. sha256:<64 hex>")
+        raise InputError(f"invalid {what} {shown!r}: expected ALGORITHM:HEX, e.g. sha256:<64 hex>")
     algorithm, encoded = match.groups()
     length = ALGORITHMS.get(algorithm)
     if length is None:
         known = ", ".join(sorted(ALGORITHMS))
-        raise InputError(f"unsupported {what} algorithm {algorithm!r} in {text!r}: use {known}")
+        raise InputError(
+            f"unsupported {what} algorithm {algorithm[:40]!r} in {shown!r}: use {known}"
+        )
     if len(encoded) != length or _HEX.fullmatch(encoded) is None:
         raise InputError(
-            f"invalid {what} {text!r}: {algorithm} needs {length} lowercase hex digits"
+            f"invalid {what} {shown!r}: {algorithm} needs {length} lowercase hex digits"
         )
     return text
 

@@ -45,7 +45,11 @@ API (stable; used by :mod:`lockpin.image.pin` and the Dockerfile checks):
   ``${VAR/p/r}`` ``//``; :attr:`Expansion.used` and :attr:`Expansion.unset` name
   the variables it read and those it found without a value; an
   :class:`ExpansionError` (a ``ValueError``) for what BuildKit refuses
-  (:func:`from_images` turns it into a ``DockerfileError`` naming the line).
+  (:func:`from_images` turns it into a ``DockerfileError`` naming the line), and
+  for what a hostile file could use to exhaust memory or time: substitutions
+  nested over 64 levels, expansions of one file growing past 64 MiB in all
+  (``ARG B=$A$A``, ``ARG C=$B$B``…), a ``${VAR/pattern/…}`` whose backtracking
+  cost is too high. ``#``/``%`` patterns are matched in linear time.
 * :func:`global_args` ``(dockerfile, build_args) -> dict`` — the values the
   global ``ARG`` s take (defaults expanded in order, overridden by build args),
   the scope ``FROM`` lines are expanded in; :func:`global_definition` the
@@ -1014,17 +1018,52 @@ class Expansion:
 
 
 class ExpansionError(ValueError):
-    """A word BuildKit's expansion refuses (``${``, a bad modifier, ``${X:?}``)."""
+    """A word BuildKit's expansion refuses (``${``, a bad modifier, ``${X:?}``),
+    or one lockpin will not expand: nested deeper than :data:`_MAX_NESTING`,
+    growing past its budget of characters, or a pattern too costly to match."""
+
+
+#: ``${A:-${B:-...}}`` levels (each is a Python call: a deeper word would crash
+#: with RecursionError)
+_MAX_NESTING: Final = 64
+#: characters the expansions of one Dockerfile may produce in all: ``ARG A1=$A0$A0``,
+#: ``ARG A2=$A1$A1``... doubles at each line (a "billion laughs"), and forty lines
+#: would need a terabyte
+_MAX_EXPANDED: Final = 64 << 20
+#: ``(len(value) + 1) ** (stars + 1) * (len(pattern) + 1)`` over which a
+#: ``${VAR/pattern/x}`` is refused: Python's regex engine backtracks (polynomially
+#: in the value, with the stars as the exponent), Go's does not
+_MAX_PATTERN_WORK: Final = 10**8
+
+
+class _Budget:
+    """Characters still allowed for the expansions of one Dockerfile."""
+
+    def __init__(self, left: int = _MAX_EXPANDED) -> None:
+        self.left = left
+
+    def spend(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise ExpansionError(
+                f"the expansions of this Dockerfile's ARG and FROM values grow past "
+                f"{_MAX_EXPANDED >> 20} MiB (variables repeating variables?); lockpin "
+                "stops there"
+            )
 
 
 class _Expander:
-    def __init__(self, word: str, env: Mapping[str, str], escape: str) -> None:
+    def __init__(
+        self, word: str, env: Mapping[str, str], escape: str, budget: _Budget | None = None
+    ) -> None:
         self.s = word
         self.pos = 0
         self.env = env
         self.escape = escape
         self.used: set[str] = set()
         self.unset: set[str] = set()
+        self.budget = budget if budget is not None else _Budget()
+        self.depth = 0
 
     def peek(self) -> str:
         return self.s[self.pos] if self.pos < len(self.s) else ""
@@ -1049,7 +1088,9 @@ class _Expander:
                 self.pos += 1
                 return "".join(out)
             if ch == "$":
-                out.append(self.dollar())
+                value = self.dollar()
+                self.budget.spend(len(value))
+                out.append(value)
             elif ch == "'":
                 out.append(self.single())
             elif ch == '"':
@@ -1091,7 +1132,9 @@ class _Expander:
                 self.pos += 1
                 return "".join(out)
             if ch == "$":
-                out.append(self.dollar())
+                value = self.dollar()
+                self.budget.spend(len(value))
+                out.append(value)
                 continue
             self.pos += 1
             if ch == self.escape:
@@ -1140,12 +1183,16 @@ class _Expander:
         if ch in "+-?#%" and ch:
             if null_is_unset and ch in "#%":
                 raise ExpansionError(f"unsupported modifier ({modifier}) in substitution")
+            self.depth += 1
+            if self.depth > _MAX_NESTING:
+                raise ExpansionError(f"substitutions nested deeper than {_MAX_NESTING} levels")
             try:
                 word = self.process("}", ch in "#%")
             except ExpansionError:
                 if self.pos >= len(self.s):
                     raise ExpansionError("syntax error: missing '}'") from None
                 raise
+            self.depth -= 1
             value, is_set = self.get(name)
             empty = not is_set or (null_is_unset and value == "")
             if ch == "-":
@@ -1176,9 +1223,20 @@ class _Expander:
                 raise ExpansionError("syntax error: missing '}'") from None
             value, _ = self.get(name)
             regex = _shell_pattern(pattern, greedy=True)
-            return regex.sub(
-                replacement.replace("\\", "\\\\"), value, count=0 if replace_all else 1
-            )
+            stars = pattern.count("*")
+            if (len(value) + 1) ** (stars + 1) * (len(pattern) + 1) > _MAX_PATTERN_WORK:
+                raise ExpansionError(
+                    f"the pattern of ${{{name}/...}} ({stars} '*') over a value of "
+                    f"{len(value)} characters is too costly for lockpin to match; "
+                    "simplify the pattern"
+                )
+            budget = self.budget
+
+            def _replace(_: re.Match[str]) -> str:
+                budget.spend(len(replacement))  # ${A//?/$B}: len(A) copies of B
+                return replacement
+
+            return regex.sub(_replace, value, count=0 if replace_all else 1)
         raise ExpansionError(f"unsupported modifier ({modifier}) in substitution")
 
 
@@ -1208,21 +1266,79 @@ def _shell_pattern(pattern: str, *, greedy: bool) -> re.Pattern[str]:
 
 
 def _trim(value: str, pattern: str, *, greedy: bool, suffix: bool) -> str:
-    regex = _shell_pattern(pattern, greedy=greedy)
-    # Shortest (or longest) prefix/suffix whose whole text the pattern matches.
+    """``value`` without its shortest (or longest) prefix/suffix whose whole text
+    the pattern matches."""
+    _shell_pattern(pattern, greedy=greedy)  # the same refusals as the regex
+    atoms = _glob_atoms(pattern)
+    text = value[::-1] if suffix else value
+    lengths = _glob_prefixes(atoms[::-1] if suffix else atoms, text)
+    if not lengths:
+        return value
+    k = lengths[-1] if greedy else lengths[0]
     n = len(value)
-    lengths = range(n, -1, -1) if greedy else range(n + 1)
-    for k in lengths:
-        part = value[n - k :] if suffix else value[:k]
-        if regex.fullmatch(part):
-            return value[: n - k] if suffix else value[k:]
-    return value
+    return value[: n - k] if suffix else value[k:]
 
 
-def expand(word: str, env: Mapping[str, str], *, escape: str = "\\") -> Expansion:
+_STAR: Final = object()
+_ANY: Final = object()
+
+
+def _glob_atoms(pattern: str) -> list[object]:
+    """A shell pattern (``*``, ``?``, escapes) as atoms: :data:`_STAR`, :data:`_ANY`
+    or one literal character; runs of ``*`` are one."""
+    atoms: list[object] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            nxt = pattern[i + 1 : i + 2]
+            i += 1 if nxt in ("}", "/") else 2
+            if nxt not in ("}", "/"):
+                atoms.append(nxt)
+            continue
+        if ch == "*":
+            if not atoms or atoms[-1] is not _STAR:
+                atoms.append(_STAR)
+        else:
+            atoms.append(_ANY if ch == "?" else ch)
+        i += 1
+    return atoms
+
+
+def _glob_prefixes(atoms: list[object], text: str) -> list[int]:
+    """Every ``k`` for which ``text[:k]`` matches the whole pattern, ascending.
+
+    A bit-parallel NFA (bit ``i``: the first ``i`` atoms matched), one step per
+    character: linear in ``text`` whatever the pattern, where a backtracking
+    regex tried on every prefix is polynomial with the stars as the exponent."""
+    stars = anys = 0
+    literal: dict[str, int] = {}
+    for i, atom in enumerate(atoms):
+        if atom is _STAR:
+            stars |= 1 << i
+        elif atom is _ANY:
+            anys |= 1 << i
+        elif isinstance(atom, str):
+            literal[atom] = literal.get(atom, 0) | 1 << i
+    accept = 1 << len(atoms)
+    state = 1 | (1 & stars) << 1
+    found = [0] if state & accept else []
+    for k, ch in enumerate(text, start=1):
+        state = ((state & (literal.get(ch, 0) | anys)) << 1) | (state & stars)
+        state |= (state & stars) << 1
+        if not state:
+            break
+        if state & accept:
+            found.append(k)
+    return found
+
+
+def expand(
+    word: str, env: Mapping[str, str], *, escape: str = "\\", _budget: _Budget | None = None
+) -> Expansion:
     """Expand ``word`` as BuildKit expands ``FROM`` and ``ARG`` values; a
     :class:`ExpansionError` (a ``ValueError``) for what it refuses."""
-    e = _Expander(word, env, escape)
+    e = _Expander(word, env, escape, _budget)
     text = e.process("", False)
     return Expansion(text, frozenset(e.used), frozenset(e.unset - e.used))
 
@@ -1236,6 +1352,12 @@ def global_args(dockerfile: Dockerfile, build_args: Mapping[str, str]) -> dict[s
     build arg replacing the default of an ``ARG`` it names. Build args that no
     global ``ARG`` declares are not in scope (BuildKit's predefined platform
     args are only there when the caller passes them)."""
+    return _global_args(dockerfile, build_args, _Budget())
+
+
+def _global_args(
+    dockerfile: Dockerfile, build_args: Mapping[str, str], budget: _Budget
+) -> dict[str, str]:
     env: dict[str, str] = {}
     for name in (
         "BUILDPLATFORM",
@@ -1255,7 +1377,7 @@ def global_args(dockerfile: Dockerfile, build_args: Mapping[str, str]) -> dict[s
             if d.name in build_args:
                 env[d.name] = build_args[d.name]
             elif d.default is not None:
-                env[d.name] = _expand_at(dockerfile, instruction, d.default, env).text
+                env[d.name] = _expand_at(dockerfile, instruction, d.default, env, budget).text
     return env
 
 
@@ -1271,13 +1393,18 @@ def global_definition(dockerfile: Dockerfile, name: str) -> tuple[Instruction, A
 
 
 def _expand_at(
-    dockerfile: Dockerfile, instruction: Instruction, word: str, env: Mapping[str, str]
+    dockerfile: Dockerfile,
+    instruction: Instruction,
+    word: str,
+    env: Mapping[str, str],
+    budget: _Budget,
 ) -> Expansion:
     try:
-        return expand(word, env, escape=dockerfile.escape)
+        return expand(word, env, escape=dockerfile.escape, _budget=budget)
     except ExpansionError as exc:
+        shown = word if len(word) <= 200 else word[:197] + "..."
         raise DockerfileError(
-            f"cannot expand {word!r}: {exc}",
+            f"cannot expand {shown!r}: {exc}",
             location=dockerfile.location(instruction.line),
             line=instruction.line,
         ) from None
@@ -1307,13 +1434,14 @@ def from_images(
     dockerfile: Dockerfile, build_args: Mapping[str, str] | None = None
 ) -> tuple[FromImage, ...]:
     """The base of every stage, in order (see :class:`FromImage`)."""
-    env = global_args(dockerfile, build_args or {})
+    budget = _Budget()
+    env = _global_args(dockerfile, build_args or {}, budget)
     names: list[str] = []
     result: list[FromImage] = []
     for stage in dockerfile.stages():
         args = stage.from_args
         head = stage.from_instruction
-        exp = _expand_at(dockerfile, head, args.image.text, env)
+        exp = _expand_at(dockerfile, head, args.image.text, env, budget)
         kind: FromKind
         if exp.unset and not _matches_stage(args.image.text, names):
             kind = "unresolved"
@@ -1332,7 +1460,7 @@ def from_images(
         platform = None
         platform_unset: frozenset[str] = frozenset()
         if args.platform is not None:
-            pexp = _expand_at(dockerfile, head, args.platform, env)
+            pexp = _expand_at(dockerfile, head, args.platform, env, budget)
             platform_unset = pexp.unset
             platform = None if pexp.unset else pexp.text
         result.append(
@@ -1352,5 +1480,9 @@ def _matches_stage(word: str, names: list[str]) -> bool:
     parts = re.split(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*", word)
     if not any(parts):  # a bare ``${FROM}`` could name anything, not only a stage
         return False
-    regex = re.compile(".+".join(re.escape(p) for p in parts))
-    return any(regex.fullmatch(name) for name in names)
+    # ".+" between the parts, matched by the linear glob NFA: a regex of many
+    # ".+" backtracks polynomially on a long stage name
+    atoms: list[object] = list(parts[0])
+    for part in parts[1:]:
+        atoms += [_ANY, _STAR, *part]
+    return any(_glob_prefixes(atoms, name)[-1:] == [len(name)] for name in names)

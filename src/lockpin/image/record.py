@@ -177,6 +177,11 @@ def read_log(path: Path) -> tuple[Record, ...]:
         data = path.read_bytes()
     except FileNotFoundError:
         return ()
+    except OSError as exc:  # a directory, no permission: the user's path, not a bug
+        raise InputError(
+            f"cannot read the release log: {exc.strerror or exc}; name a log file with --log",
+            location=str(path),
+        ) from None
     records: list[Record] = []
     for number, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():
@@ -186,7 +191,15 @@ def read_log(path: Path) -> tuple[Record, ...]:
             if not isinstance(obj, dict):
                 raise ValueError("not a JSON object")
             records.append(Record.from_dict(obj))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # RecursionError: a JSON nesting bomb; OverflowError: "line": 1e999 (inf)
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            RecursionError,
+            OverflowError,
+        ) as exc:
             raise InputError(
                 f"corrupt release record ({type(exc).__name__}: {exc}); fix or remove this line",
                 location=f"{path}:{number}",
@@ -212,7 +225,18 @@ def append_record(path: Path, record: Record, *, force: bool = False) -> None:
             f"{path}: version {record.version} is already recorded; "
             "use a new version, or --force to record it again"
         )
-    line = record.to_line().encode("utf-8")
+    try:
+        line = record.to_line().encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A path or argument with bytes that are not UTF-8 (Python keeps them as
+        # lone surrogates): the log is UTF-8, and nothing may be half-written.
+        bad = exc.object[max(0, exc.start - 40) : exc.end + 10]
+        raise InputError(
+            f"the record of {record.version!r} holds text that is not UTF-8 "
+            f"(near {bad!r}: a file name or argument with undecodable bytes?); the "
+            "release log is UTF-8: rename the file or fix the argument",
+            location=str(path),
+        ) from None
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(fd).st_size

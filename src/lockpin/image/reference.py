@@ -73,12 +73,14 @@ class ImageReference:
     digest: str | None = None
 
     def __post_init__(self) -> None:
-        text = self._format(self.registry, self.repository, self.tag, self.digest)
+        text = _clip(self._format(self.registry, self.repository, self.tag, self.digest))
         if _HOST.fullmatch(self.registry) is None:
-            raise InputError(f"invalid image reference {text!r}: bad registry {self.registry!r}")
+            raise InputError(
+                f"invalid image reference {text!r}: bad registry {_clip(self.registry)!r}"
+            )
         _check_path(self.repository, text)
         if self.tag is not None and _TAG.fullmatch(self.tag) is None:
-            raise InputError(f"invalid image reference {text!r}: bad tag {self.tag!r}")
+            raise InputError(f"invalid image reference {text!r}: bad tag {_clip(self.tag)!r}")
         if self.tag is None and self.digest is None:
             raise InputError(f"invalid image reference {text!r}: neither a tag nor a digest")
         if self.digest is not None:
@@ -88,8 +90,7 @@ class ImageReference:
                 raise InputError(f"invalid image reference {text!r}: {exc}") from None
         if len(self.name) > _MAX_NAME:
             raise InputError(
-                f"invalid image reference {text[:80]!r}...: the name is longer than "
-                f"{_MAX_NAME} characters"
+                f"invalid image reference {text!r}: the name is longer than {_MAX_NAME} characters"
             )
 
     @staticmethod
@@ -158,12 +159,18 @@ def _check_path(path: str, text: str) -> None:
         if component.lower() != component and _COMPONENT.fullmatch(component.lower()):
             raise InputError(
                 f"invalid image reference {text!r}: repository names must be lowercase "
-                f"({component!r})"
+                f"({_clip(component)!r})"
             )
         raise InputError(
-            f"invalid image reference {text!r}: bad name component {component!r} (lowercase "
+            f"invalid image reference {text!r}: bad name component {_clip(component)!r} (lowercase "
             "letters and digits, separated by '.', '_', '__' or '-')"
         )
+
+
+def _clip(text: str) -> str:
+    """``text`` short enough for a message: a hostile Dockerfile's 8 MB ``FROM``
+    word must not become an 8 MB error."""
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _shown(text: str) -> str:
@@ -185,11 +192,13 @@ def parse_reference(text: str) -> ImageReference:
         raise InputError("empty image reference: name an image, e.g. python:3.12-slim")
     given = _shown(text)
     if given != text:
+        given = _clip(given)
         raise InputError(
             f"invalid image reference {given!r}: an image reference carries no URL scheme "
             "and no credentials (lockpin never echoes them). Write REGISTRY/NAME:TAG and log "
             "in with `docker login REGISTRY` (lockpin reads Docker's config.json)"
         )
+    given = _clip(given)
     if text != text.strip() or any(c.isspace() for c in text):
         raise InputError(f"invalid image reference {given!r}: it contains white space")
     rest, at, digest = text.partition("@")
@@ -205,7 +214,7 @@ def parse_reference(text: str) -> ImageReference:
         rest, tag = rest[:colon], rest[colon + 1 :]
         if _TAG.fullmatch(tag) is None:
             raise InputError(
-                f"invalid image reference {given!r}: bad tag {tag!r} (letters, digits, '_', "
+                f"invalid image reference {given!r}: bad tag {_clip(tag)!r} (letters, digits, '_', "
                 "'.' and '-', at most 128, not starting with '.' or '-')"
             )
     registry, path = _split_registry(rest, given)
@@ -220,7 +229,7 @@ def _split_registry(name: str, given: str) -> tuple[str, str]:
     # upper case, which a repository cannot have) is the registry.
     if sep and ("." in head or ":" in head or head == "localhost" or head.lower() != head):
         if _HOST.fullmatch(head) is None:
-            raise InputError(f"invalid image reference {given!r}: bad registry {head!r}")
+            raise InputError(f"invalid image reference {given!r}: bad registry {_clip(head)!r}")
         registry = DOCKER_HUB if head.lower() in _HUB_ALIASES else head
         path = tail
     else:

@@ -3,10 +3,12 @@
 Entries are single files: one line of JSON metadata, then the body. Writers
 write a temporary file in the same directory and ``os.replace`` it into place,
 so a reader sees either the old entry or the new one, never a torn one; two
-writers racing simply leave the last complete entry. A corrupt entry is
-deleted and treated as a miss. A writer killed between the two steps (``kill
--9``) leaves a ``.tmp-*`` file behind: the first write into a directory in a
-process removes such files there once they are older than
+writers racing simply leave the last complete entry. A corrupt entry (a header
+that does not parse, a body of another size or sha256 than its header says: a
+damaged disk, a hand edit) is deleted and treated as a miss, so that it is
+fetched again rather than trusted forever. A writer killed between the two
+steps (``kill -9``) leaves a ``.tmp-*`` file behind: the first write into a
+directory in a process removes such files there once they are older than
 :data:`STALE_TMP_SECONDS` (a fresh one may belong to a writer still at work).
 
 Two kinds of data live here:
@@ -89,6 +91,9 @@ class DiskCache:
             size = meta.get("size")
             if size is not None and size != len(body):
                 raise ValueError("truncated body")
+            digest = meta.get("sha256")  # absent in entries written before it was kept
+            if digest is not None and digest != hashlib.sha256(body).hexdigest():
+                raise ValueError("the body does not match its sha256")
         except ValueError as exc:
             log.debug("discarding corrupt cache entry %s: %s", path, exc)
             with contextlib.suppress(OSError):
@@ -99,7 +104,12 @@ class DiskCache:
     def put(self, kind: str, key: str, body: bytes, meta: dict[str, Any] | None = None) -> None:
         path = self._path(kind, key)
         header = dict(meta or {})
-        header.update(key=key, size=len(body), stored_at=header.get("stored_at", time.time()))
+        header.update(
+            key=key,
+            size=len(body),
+            sha256=hashlib.sha256(body).hexdigest(),
+            stored_at=header.get("stored_at", time.time()),
+        )
         payload = json.dumps(header, separators=(",", ":"), sort_keys=True).encode() + b"\n" + body
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,6 +157,8 @@ class DiskCache:
 
     def touch(self, kind: str, key: str, entry: CacheEntry, **changes: Any) -> None:
         """Rewrite an entry's metadata (e.g. after a 304), keeping its body."""
-        meta = {k: v for k, v in entry.meta.items() if k not in {"key", "size", "stored_at"}}
+        meta = {
+            k: v for k, v in entry.meta.items() if k not in {"key", "size", "sha256", "stored_at"}
+        }
         meta.update(changes)
         self.put(kind, key, entry.body, meta)

@@ -21,6 +21,11 @@ are decompressed here, not by ``httpx``, one bounded piece at a time (only
 a small compressed body can never inflate past the cap in memory. Every
 ``httpx`` error becomes a :class:`~lockpin.errors.NetworkError` naming the
 redacted URL.
+
+``HttpConfig.deadline`` (``--deadline``) bounds all of it: no attempt starts
+after it, each waits at most what is left of it, a back-off that would end past
+it gives up at once, and a body still arriving when it passes is dropped; each
+ends in :class:`~lockpin.errors.DeadlineError`.
 """
 
 from __future__ import annotations
@@ -144,18 +149,27 @@ def _retry_after(value: str | None, *, now: float | None = None) -> float | None
 def _gave_up(
     url: str, attempts: int, last: str, status: int | None = None, method: str = "GET"
 ) -> NetworkError:
+    detail = f"{method} {redact_url(url)} failed after {attempts} attempt(s): {last}."
     return NetworkError(
-        f"{method} {redact_url(url)} failed after {attempts} attempt(s): {last}. "
-        "Check the URL and your network or proxy settings, then retry.",
+        f"{detail} Check the URL and your network or proxy settings, then retry.",
         url=redact_url(url),
         status=status,
+        detail=detail,
     )
 
 
 def _status_error(url: str, status: int) -> NetworkError:
-    return NetworkError(
-        f"GET {redact_url(url)} answered HTTP {status}.", url=redact_url(url), status=status
-    )
+    if status in {401, 403}:
+        advice = (
+            "The server wants credentials: put them in the index URL "
+            "(https://user:token@host/...) or in ~/.netrc ($NETRC)."
+        )
+    elif status in {404, 410}:
+        advice = "It is not there (any more): check the URL; a lock naming it may need re-locking."
+    else:
+        advice = "Check the URL, or retry later."
+    detail = f"GET {redact_url(url)} answered HTTP {status}."
+    return NetworkError(f"{detail} {advice}", url=redact_url(url), status=status, detail=detail)
 
 
 class _Sink(Protocol):
@@ -294,9 +308,13 @@ class _Attempts:
         """Record a failed attempt; back off before the next, or give up (``status``:
         the HTTP status that failed it, if any, kept on the final error)."""
         self.used += 1
+        config = self.http.config
+        deadline = config.deadline
+        if deadline is not None and deadline.passed():
+            # the attempt most likely failed because its timeout was cut to the deadline
+            raise deadline.error(self.url, self.used)
         if self.used >= self.total:
             raise _gave_up(self.url, self.total, last, status, self.method)
-        config = self.http.config
         delay = config.backoff * (2 ** (self.used - 1)) * (0.5 + random.random())
         if retry_after is not None:
             wanted = retry_after
@@ -311,6 +329,10 @@ class _Attempts:
             else:
                 log.info("%s asks to retry after %.0fs (Retry-After)", redact_url(self.url), wanted)
             delay = max(delay, wanted)
+        if deadline is not None and delay >= deadline.remaining():
+            # a back-off that ends past the deadline leaves no time for the retry
+            log.debug("not retrying %s: the deadline comes first (%s)", redact_url(self.url), last)
+            raise deadline.error(self.url, self.used)
         log.debug("retrying %s in %.2fs after %s", redact_url(self.url), delay, last)
         await self.http._sleep(delay)
 
@@ -418,6 +440,22 @@ class Http:
         _check_url(url, self.config)
 
     # -- requests --------------------------------------------------------------------------
+
+    def _timeout_within_deadline(self, url: str, attempts: _Attempts) -> httpx.Timeout | None:
+        """The timeout of the next attempt at ``url`` when ``config.deadline`` cuts
+        the configured one short (``None``: the client's own); past the deadline,
+        the error instead."""
+        import httpx
+
+        deadline = self.config.deadline
+        if deadline is None:
+            return None
+        left = deadline.remaining()
+        if left <= 0:
+            raise deadline.error(url, attempts.used)
+        if left >= self.config.timeout:
+            return None
+        return httpx.Timeout(left, connect=min(10.0, left))
 
     def _count(self, n: int) -> None:
         self.bytes_fetched += n
@@ -562,6 +600,8 @@ class Http:
             last = ""
             retry_after: float | None = None
             status: int | None = None
+            deadline = self.config.deadline
+            timeout = self._timeout_within_deadline(url, attempts)
             try:
                 self.requests += 1
                 async with client.stream(
@@ -571,6 +611,7 @@ class Http:
                     auth=auth or httpx.USE_CLIENT_DEFAULT,
                     content=content,
                     follow_redirects=False if content is not None else httpx.USE_CLIENT_DEFAULT,
+                    timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
                 ) as resp:
                     head.url = str(resp.url)
                     head.status = resp.status_code
@@ -592,7 +633,10 @@ class Http:
                             raise too_large(url, limit, what, declared=declared)
                         coding = _content_coding(url, resp.headers)
                         inflater = None if coding == "identity" else _Inflater(coding)
-                        source = resp.aiter_raw(_CHUNK)
+                        # Under a deadline, every network read comes up as it arrives
+                        # (at most 64 KiB: httpcore's read size), so the deadline is
+                        # checked per read: one byte at a time never trips a timeout.
+                        source = resp.aiter_raw(None if deadline is not None else _CHUNK)
                         if resp.is_stream_consumed:
                             # A body the transport built in memory, already decoded
                             # (``httpx.MockTransport``): nothing left to bound.
@@ -600,6 +644,9 @@ class Http:
                             source = resp.aiter_bytes(_CHUNK)
                         raw = 0
                         async for data in source:
+                            if deadline is not None and deadline.passed():
+                                # a body that trickles in never trips a read timeout
+                                raise deadline.error(url, attempts.used + 1)
                             raw += len(data)
                             if raw > limit:
                                 raise too_large(url, limit, what)
@@ -668,33 +715,49 @@ class Http:
     ) -> tuple[_Head, _S, int]:
         """GET ``url`` into a fresh ``sink()`` per attempt; a failure part-way through
         the body starts over from byte 0 (counted as a retry), so the sink returned
-        holds exactly one complete body. Returns the head, the sink and the length."""
+        holds exactly one complete body. Returns the head, the sink and the length.
+        With ``config.deadline``, the whole of it (every attempt, back-off and body)
+        ends when the deadline passes, however slowly the bytes arrive."""
         attempts = _Attempts(self, url, method)
-        while True:
-            head = _Head()
-            target = sink()
-            size = 0
-            try:
-                async for chunk in self._chunks(
-                    url,
-                    headers,
-                    attempts,
-                    head,
-                    limit=limit,
-                    what=what,
-                    require_ok=require_ok,
-                    method=method,
-                    content=content,
-                ):
-                    target.update(chunk)
-                    size += len(chunk)
-            except _Interrupted as exc:
-                log.debug(
-                    "%s broke off after %d bytes; starting over", redact_url(url), exc.received
-                )
-                await attempts.failed(f"{exc.last} after {exc.received} bytes of the body")
-                continue
-            return head, target, size
+
+        async def every_attempt() -> tuple[_Head, _S, int]:
+            while True:
+                head = _Head()
+                target = sink()
+                size = 0
+                try:
+                    async for chunk in self._chunks(
+                        url,
+                        headers,
+                        attempts,
+                        head,
+                        limit=limit,
+                        what=what,
+                        require_ok=require_ok,
+                        method=method,
+                        content=content,
+                    ):
+                        target.update(chunk)
+                        size += len(chunk)
+                except _Interrupted as exc:
+                    log.debug(
+                        "%s broke off after %d bytes; starting over", redact_url(url), exc.received
+                    )
+                    await attempts.failed(f"{exc.last} after {exc.received} bytes of the body")
+                    continue
+                return head, target, size
+
+        deadline = self.config.deadline
+        if deadline is None:
+            return await every_attempt()
+        left = deadline.remaining()
+        if left <= 0:
+            raise deadline.error(url, attempts.used)
+        try:
+            # A per-read timeout cannot bound a body that trickles in: bound the whole.
+            return await asyncio.wait_for(every_attempt(), timeout=left)
+        except asyncio.TimeoutError:
+            raise deadline.error(url, attempts.used + 1) from None
 
     async def _fetch_response(
         self,
@@ -824,6 +887,9 @@ class Http:
             ):
                 yield chunk
         except _Interrupted as exc:
+            deadline = self.config.deadline
+            if deadline is not None and deadline.passed():
+                raise deadline.error(url, attempts.used + 1) from exc
             raise NetworkError(
                 f"GET {redact_url(url)} broke off after {exc.received} bytes of the body: "
                 f"{exc.last}. Retry; the partial body was not used.",

@@ -9,6 +9,7 @@ how it was chosen) and the tail of the build log, and says what to do."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import io
 import json
@@ -21,6 +22,7 @@ import sys
 import tarfile
 import tempfile
 import threading
+import time
 import weakref
 import zipfile
 import zlib
@@ -35,11 +37,12 @@ from ..net.redact import redact_text, split_auth
 from .models import parse_filename
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping
+    from collections.abc import Callable, Collection, Iterator, Mapping
 
     from .index import IndexConfig
 
 __all__ = [
+    "BUILD_DIR_PREFIXES",
     "BUILD_STEP_TIMEOUT",
     "BuildEnvironments",
     "BuildError",
@@ -48,7 +51,9 @@ __all__ = [
     "Processes",
     "find_build_python",
     "make_metadata_builder",
+    "owned_temp_dir",
     "probe_build_python",
+    "sweep_orphaned_build_dirs",
 ]
 
 log = logging.getLogger(__name__)
@@ -488,6 +493,90 @@ def _host_pip(python_version: str | None) -> tuple[str, ...] | None:
     return (sys.executable, "-m", "pip")
 
 
+#: The prefixes of lockpin's temporary build directories (in ``tempfile.gettempdir()``).
+BUILD_DIR_PREFIXES = ("lockpin-build-", "lockpin-buildenv-")
+#: The file in each that names the process using it.
+_OWNER_FILE = ".lockpin-owner"
+#: A directory whose owner is gone is removed once it is this old (seconds), one with no
+#: owner file (made by an older lockpin) once it is :data:`_UNOWNED_SECONDS` old.
+_ORPHAN_SECONDS = 600.0
+_UNOWNED_SECONDS = 86400.0
+
+
+def owned_temp_dir(prefix: str) -> Path:
+    """A new temporary directory that names this process as its user, so that a later
+    run can tell it was left behind by a killed one (:func:`sweep_orphaned_build_dirs`,
+    done here once per process)."""
+    _sweep_once()
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    (directory / _OWNER_FILE).write_text(f"{os.getpid()}\n")
+    return directory
+
+
+@contextlib.contextmanager
+def _build_dir() -> Iterator[Path]:
+    directory = owned_temp_dir(BUILD_DIR_PREFIXES[0])
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@functools.cache
+def _sweep_once() -> int:
+    return sweep_orphaned_build_dirs()
+
+
+def _owner_alive(directory: Path) -> bool | None:
+    """Whether the process named in ``directory``'s owner file runs; ``None`` when
+    there is no readable owner file or this platform cannot tell."""
+    try:
+        pid = int((directory / _OWNER_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    if os.name == "nt" or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists (another user's: EPERM)
+    return True
+
+
+def sweep_orphaned_build_dirs(root: Path | None = None, *, now: float | None = None) -> int:
+    """Remove the build directories a killed lockpin left in ``root`` (default: the
+    temporary directory): those whose owner process is gone and that are older than
+    :data:`_ORPHAN_SECONDS`, and those with no owner file older than a day. A
+    directory in use (its owner runs) is never touched. Best effort; returns how
+    many were removed."""
+    base = root if root is not None else Path(tempfile.gettempdir())
+    moment = time.time() if now is None else now
+    removed = 0
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(BUILD_DIR_PREFIXES):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            age = moment - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        alive = _owner_alive(Path(entry.path))
+        limit = _UNOWNED_SECONDS if alive is None else _ORPHAN_SECONDS
+        if alive or age < limit:
+            continue
+        log.debug("removing %s, left behind by a lockpin that was stopped", entry.path)
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed += 1
+    return removed
+
+
 class BuildEnvironments:
     """The build environments of one builder: one per (interpreter, build
     requirements), made on first use and then only read, so that sdists with the
@@ -515,7 +604,7 @@ class BuildEnvironments:
         key = (python, tuple(sorted(set(requires))))
         with self._lock:
             if self._root is None:
-                self._root = Path(tempfile.mkdtemp(prefix="lockpin-buildenv-"))
+                self._root = owned_temp_dir("lockpin-buildenv-")
                 # removed with this object at the latest (a builder nobody closed)
                 self._cleanup = weakref.finalize(
                     self, shutil.rmtree, str(self._root), ignore_errors=True
@@ -563,8 +652,7 @@ def _build_sync(
 ) -> bytes:
     from .metadata import MAX_METADATA_BYTES
 
-    with tempfile.TemporaryDirectory(prefix="lockpin-build-") as tmp:
-        root = Path(tmp)
+    with _build_dir() as root:
         src = _extract(data, filename, root / "src")
         build_system = _build_system(src, filename)
         requires = _requirements(

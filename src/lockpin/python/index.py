@@ -92,6 +92,11 @@ class IndexClient:
         self._indexes = tuple(
             http.add_credentials(u) if "@" in u else u for u in self.config.indexes
         )
+        for location in self.config.find_links:
+            # The files a find-links page links to on its own host get its credentials,
+            # as an index's do (and as pip does): else their download answers 401.
+            if "://" in location and "@" in location:
+                http.add_credentials(location)
         self._pages: dict[NormalizedName, asyncio.Task[ProjectPage]] = {}
         self._find_links: asyncio.Task[tuple[DistFile, ...]] | None = None
         self._hashes: dict[str, asyncio.Task[str]] = {}
