@@ -548,7 +548,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import lockpin  # noqa: F401
     except ImportError:
-        raise SystemExit("soak: lockpin is not importable; run it from the dev venv") from None
+        raise SystemExit(
+            "soak: lockpin is not importable; run it where lockpin and its test extras are "
+            "installed: python3 -m pip install -e '.[test]'"
+        ) from None
 
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="lockpin-soak-"))
