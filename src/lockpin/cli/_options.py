@@ -246,6 +246,8 @@ def base_images(
 ) -> list[BaseImage]:
     """The base image read once per platform (``platforms``, default ``--platform``);
     empty without ``--base``/``--base-from``."""
+    if not args.base and not args.base_from:
+        return []  # without importing the image reader: most runs have no base
     from ..errors import InputError
     from ..image.base import base_from_dockerfile, read_bases
 
