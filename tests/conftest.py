@@ -137,6 +137,15 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LOCKPIN_CACHE_DIR", str(tmp_path / "cache"))
 
 
+@pytest.fixture
+def no_pip_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No pip configuration from this machine (``PIP_*``, pip.conf) reaches the pip a
+    sdist build runs: it sees only the index lockpin hands it."""
+    for var in [v for v in os.environ if v.startswith("PIP_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+
+
 @pytest.fixture(scope="session")
 def standard_set(tmp_path_factory: pytest.TempPathFactory) -> StandardSet:
     return build_standard_set(tmp_path_factory.mktemp("dists"))

@@ -180,6 +180,37 @@ def test_stream_never_yields_bytes_of_two_attempts(
     assert hits(server, "/blob/") == 1
 
 
+def test_a_resumed_stream_yields_every_byte_once_across_attempts(
+    make_index: Callable[..., IndexServer],
+) -> None:
+    # cut twice at different points: the consumer sees one whole body, no byte twice
+    server = make_index(standard=False)
+    url = serve_blob(server, cut_first=2, cut_at=120_000)
+
+    async def consume(http: Http) -> bytes:
+        return b"".join([chunk async for chunk in http.stream(url, resume=True)])
+
+    assert run(FAST, consume) == BLOB
+    assert hits(server, "/blob/") == 3
+
+
+def test_a_resumed_stream_cut_on_every_attempt_ends_with_the_attempts(
+    make_index: Callable[..., IndexServer],
+) -> None:
+    server = make_index(standard=False)
+    url = serve_blob(server, cut_first=100)
+    received = bytearray()
+
+    async def consume(http: Http) -> None:
+        async for chunk in http.stream(url, resume=True):
+            received.extend(chunk)
+
+    with pytest.raises(NetworkError, match=r"failed after 3 attempt\(s\)"):
+        run(FAST, consume)
+    assert BLOB.startswith(bytes(received))  # the bytes yielded are the body's, in order
+    assert hits(server, "/blob/") == 3
+
+
 def test_stream_retries_before_the_first_byte(make_index: Callable[..., IndexServer]) -> None:
     server = make_index(standard=False)
     url = serve_blob(server, cut_first=1, cut_at=0)

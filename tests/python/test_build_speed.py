@@ -6,7 +6,6 @@ older releases read together while the resolver backtracks through one project.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -38,15 +37,13 @@ pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("no_pip_config")
 def test_sdists_with_the_same_build_requirements_share_one_environment(
     make_index: Callable[..., IndexServer],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    for var in [v for v in os.environ if v.startswith("PIP_")]:
-        monkeypatch.delenv(var)
-    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
     root = tmp_path_factory.mktemp("sharedenv")
     server = make_index()
     for name in ("victim", "other"):

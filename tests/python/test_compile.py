@@ -442,17 +442,14 @@ def _with_build_requirements(sdist: Path, requires: list[str]) -> bytes:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("no_pip_config")
 def test_pep517_build_installs_build_requirements(
     make_index: Callable[..., IndexServer],
     tmp_path_factory: pytest.TempPathFactory,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A backend with build requirements: pip is bootstrapped into the isolated
     environment and installs them from the lock's index."""
-    for var in [v for v in os.environ if v.startswith("PIP_")]:
-        monkeypatch.delenv(var)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     root = tmp_path_factory.mktemp("buildreq")
     plain = build_sdist(
         root,

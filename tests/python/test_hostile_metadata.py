@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import os
 import stat
 import subprocess
 import sys
@@ -413,15 +412,13 @@ def _with_build_requirements(sdist: Path, requires: str) -> bytes:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("no_pip_config")
 def test_build_gets_index_credentials_outside_its_arguments(
     make_index: Callable[..., IndexServer],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    for var in [v for v in os.environ if v.startswith("PIP_")]:
-        monkeypatch.delenv(var)
-    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     root = tmp_path_factory.mktemp("authbuild")
     sdist = build_sdist(
         root, "victim", "1.0", requires=["alpha"], dynamic=["Requires-Dist"], static_pyproject=False

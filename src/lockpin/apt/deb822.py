@@ -36,6 +36,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final
 
+from .._text import clip
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -50,12 +52,6 @@ class Deb822Error(ValueError):
         self.message = message
         self.line = line
         super().__init__(f"line {line}: {message}")
-
-
-def _shown(text: str) -> str:
-    """``text`` short enough for a message: a hostile file's 50 MB field name or
-    line must not become a 50 MB error."""
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # Printable ASCII without ":"; the first character is also not "#" (a comment) nor
@@ -174,7 +170,7 @@ def _parse_lines(text: str, first_line: int) -> dict[str, str]:
                 )
             if name is None:
                 raise Deb822Error(
-                    f"continuation line {_shown(line.lstrip())!r} before any field", line=number
+                    f"continuation line {clip(line.lstrip(), 60)!r} before any field", line=number
                 )
             raw.append(line)
             continue
@@ -184,13 +180,13 @@ def _parse_lines(text: str, first_line: int) -> dict[str, str]:
             )
         match = _FIELD_LINE.fullmatch(line)
         if match is None:
-            raise Deb822Error(f"expected 'Field: value', got {_shown(line)!r}", line=number)
+            raise Deb822Error(f"expected 'Field: value', got {clip(line, 60)!r}", line=number)
         if name is not None:
             stanza[name] = _value("\n".join(raw))
         name = match.group(1).lower()
         if name in first_of:
             raise Deb822Error(
-                f"duplicate field {_shown(match.group(1))!r} (first on line {first_of[name]})",
+                f"duplicate field {clip(match.group(1), 60)!r} (first on line {first_of[name]})",
                 line=number,
             )
         first_of[name] = number

@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final, cast
 
+from .._text import clip
 from .deb822 import iter_stanzas
 from .models import INSTALLED, MultiArch, Package
 from .poolpath import pool_path_problem
@@ -91,14 +92,8 @@ class PackageStanzaError(ValueError):
     def __init__(self, message: str, *, package: str, field: str) -> None:
         self.package = package
         self.field = field
-        who = f"package {_shown(package, 80)!r}" if package else "a package entry"
-        super().__init__(f"{who}: field {field}: {_shown(message, 400)}")
-
-
-def _shown(text: str, limit: int) -> str:
-    """``text`` short enough for a message: a hostile index's 50 MB field must not
-    become a 50 MB error."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        who = f"package {clip(package, 80)!r}" if package else "a package entry"
+        super().__init__(f"{who}: field {field}: {clip(message, 400)}")
 
 
 def package_from_stanza(

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal, cast
 
+from .._text import clip
 from .version import InvalidVersion, version_key
 
 __all__ = [
@@ -77,13 +78,7 @@ class RelationError(ValueError):
     def __init__(self, text: str, reason: str) -> None:
         self.text = text
         self.reason = reason
-        super().__init__(f"invalid relation {_shown(text)!r}: {_shown(reason, 300)}")
-
-
-def _shown(text: str, limit: int = 80) -> str:
-    """``text`` short enough for a message: a hostile index's 50 MB ``Depends``
-    must not become a 50 MB error (``text`` and ``reason`` keep it whole)."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        super().__init__(f"invalid relation {clip(text, 80)!r}: {clip(reason, 300)}")
 
 
 _ALTERNATIVE: Final = re.compile(

@@ -38,6 +38,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
+from .._text import clip
+
 __all__ = [
     "OPERATORS",
     "DebVersion",
@@ -75,12 +77,7 @@ class InvalidVersion(ValueError):
     def __init__(self, version: str, reason: str) -> None:
         self.version = version
         self.reason = reason
-        super().__init__(f"invalid Debian version {_shown(version)!r}: {reason}")
-
-
-def _shown(text: str) -> str:
-    """``text`` short enough for a message (a hostile index's version may be 50 MB)."""
-    return text if len(text) <= 80 else text[:77] + "..."
+        super().__init__(f"invalid Debian version {clip(version, 80)!r}: {reason}")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -144,12 +141,12 @@ def _parse(text: str) -> DebVersion:
         if not head:
             raise InvalidVersion(text, "the epoch before ':' is empty")
         if not (head.isascii() and head.isdigit()):
-            raise InvalidVersion(text, f"the epoch {_shown(head)!r} is not a number")
+            raise InvalidVersion(text, f"the epoch {clip(head, 80)!r} is not a number")
         significant = head.lstrip("0")
         # the length test first: int() of thousands of digits is refused by Python
         epoch = int(significant or "0") if len(significant) <= 10 else _MAX_EPOCH + 1
         if epoch > _MAX_EPOCH:
-            raise InvalidVersion(text, f"the epoch {_shown(head)} is too big")
+            raise InvalidVersion(text, f"the epoch {clip(head, 80)} is too big")
         if not tail:
             raise InvalidVersion(text, "nothing follows the epoch's ':'")
         rest = tail

@@ -21,6 +21,7 @@ import hashlib
 import re
 from typing import TYPE_CHECKING
 
+from .._text import clip
 from ..errors import InputError
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def check_digest(text: str, *, what: str = "digest") -> str:
     if not isinstance(text, str):
         raise InputError(f"invalid {what} {repr(text)[:100]}: not a string")
     # a hostile manifest's 4 MB "digest" must not become a 4 MB error
-    shown = text if len(text) <= 150 else text[:147] + "..."
+    shown = clip(text, 150)
     match = _DIGEST.fullmatch(text)
     if match is None:
         raise InputError(f"invalid {what} {shown!r}: expected ALGORITHM:HEX, e.g. sha256:<64 hex>")

@@ -95,6 +95,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
+from .._text import clip
 from ..errors import DockerfileError
 
 if TYPE_CHECKING:
@@ -1402,9 +1403,8 @@ def _expand_at(
     try:
         return expand(word, env, escape=dockerfile.escape, _budget=budget)
     except ExpansionError as exc:
-        shown = word if len(word) <= 200 else word[:197] + "..."
         raise DockerfileError(
-            f"cannot expand {shown!r}: {exc}",
+            f"cannot expand {clip(word, 200)!r}: {exc}",
             location=dockerfile.location(instruction.line),
             line=instruction.line,
         ) from None

@@ -38,6 +38,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from .._text import clip
 from ..errors import InputError
 from .digest import check_digest
 
@@ -170,7 +171,7 @@ def _check_path(path: str, text: str) -> None:
 def _clip(text: str) -> str:
     """``text`` short enough for a message: a hostile Dockerfile's 8 MB ``FROM``
     word must not become an 8 MB error."""
-    return text if len(text) <= 120 else text[:117] + "..."
+    return clip(text, 120)
 
 
 def _shown(text: str) -> str:

@@ -21,8 +21,8 @@ API (stable):
     ``GET /v2/<name>/blobs/<digest>`` in chunks, never held whole; size and digest
     checked as the bytes pass (a mismatch is an
     :class:`~lockpin.errors.IntegrityError` at the end: the consumer discards what
-    it read; a stream cut part-way is fetched again, as many times as the Http
-    layer retries, the bytes already handed out skipped). Cached by digest forever in a
+    it read; a stream cut part-way is fetched again within the Http layer's
+    retries, the bytes already handed out skipped). Cached by digest forever in a
     :class:`~lockpin.image.blobs.BlobStore`: written only after the check,
     re-checked on every read. Readers of one digest take turns (the second reads
     the first one's cached copy).
@@ -249,10 +249,11 @@ class Registry:
         """Blob ``digest`` in chunks, never held whole (layers of hundreds of MB).
 
         The size and digest are checked as the bytes pass: a mismatch, or a stream
-        cut part-way more often than the Http layer retries (each restart skips
-        the bytes already handed out), raises :class:`~lockpin.errors.IntegrityError`
-        (naming the URL and both values) after the last chunk, so a consumer must discard what
-        it read unless the iteration ends normally. The blob is cached by digest
+        cut part-way more often than the Http layer retries (each restart skips the
+        bytes already handed out: ``Http.stream(resume=True)``), raises
+        :class:`~lockpin.errors.IntegrityError` (naming the URL and both values) after
+        the last chunk, so a consumer must discard what it read unless the iteration
+        ends normally. The blob is cached by digest
         (:class:`~lockpin.image.blobs.BlobStore`: written only once checked,
         re-checked on every read). Concurrent readers of one digest take turns, so
         the second one reads the first one's cached copy."""
@@ -292,47 +293,32 @@ class Registry:
         store = self._blob_store()
         writer = store.writer(digest) if store is not None else None
         done = False
-        # A body that breaks off after the consumer had some of it is fetched again
-        # (as many times as the Http layer retries), its first ``total`` bytes
-        # skipped: the consumer never sees a byte twice, and the digest checked at
-        # the end covers every byte it saw, whichever attempt it came from.
-        restarts = self.http.config.retries
+        # A body that breaks off part-way is fetched again, the bytes already seen
+        # skipped (resume): the digest checked at the end covers every byte.
+        chunks = self.http.stream(url, max_bytes=max_bytes, headers=headers, resume=True)
         try:
-            while True:
-                chunks = self.http.stream(url, max_bytes=max_bytes, headers=headers)
-                offset = 0  # bytes of this attempt's body seen so far
-                try:
-                    async for piece in chunks:
-                        start, offset = offset, offset + len(piece)
-                        if offset <= total:
-                            continue  # the consumer has these from an earlier attempt
-                        chunk = piece[total - start :] if start < total else piece
-                        total += len(chunk)
-                        if size is not None and total > size:
-                            break
-                        hasher.update(chunk)
-                        if writer is not None:
-                            writer.write(chunk)
-                        yield chunk
-                except (NetworkError, IntegrityError) as exc:
-                    # IntegrityError: the Http layer's own check (a body shorter than
-                    # its Content-Length), a cut too
-                    if total and restarts > 0:
-                        restarts -= 1
-                        log.debug(
-                            "%s broke off after %d bytes; fetching it again", redact_url(url), total
-                        )
-                        continue
-                    if total or isinstance(exc, IntegrityError):
-                        raise _cut(ref, url, digest, size=size, received=total, why=exc) from None
-                    raise self._blob_error(ref, url, digest, exc) from None
-                finally:
-                    # Leaving early (too many bytes, or the consumer stopped): close the
-                    # response now, not when the generator is collected.
-                    close = getattr(chunks, "aclose", None)
-                    if close is not None:
-                        await close()
-                break
+            try:
+                async for chunk in chunks:
+                    total += len(chunk)
+                    if size is not None and total > size:
+                        break
+                    hasher.update(chunk)
+                    if writer is not None:
+                        writer.write(chunk)
+                    yield chunk
+            except NetworkError as exc:
+                if total:
+                    raise _cut(ref, url, digest, size=size, received=total, why=exc) from None
+                raise self._blob_error(ref, url, digest, exc) from None
+            except IntegrityError as exc:
+                # the Http layer's own check (a body shorter than its Content-Length)
+                raise _cut(ref, url, digest, size=size, received=total, why=exc) from None
+            finally:
+                # Leaving early (too many bytes, or the consumer stopped): close the
+                # response now, not when the generator is collected.
+                close = getattr(chunks, "aclose", None)
+                if close is not None:
+                    await close()
             if size is not None and total != size:
                 length = f"more than {size}" if total > size else str(total)
                 raise IntegrityError(

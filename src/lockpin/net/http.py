@@ -853,6 +853,7 @@ class Http:
         *,
         max_bytes: int | None = None,
         headers: Mapping[str, str] | None = None,
+        resume: bool = False,
     ) -> AsyncIterator[bytes]:
         """Yield the body of ``url`` in chunks (at most ``max_bytes``, default
         ``config.max_download_bytes``), sending ``headers`` with the request
@@ -860,10 +861,14 @@ class Http:
 
         Retries happen only before the first byte is yielded: a failure after it
         ends the stream with a :class:`NetworkError`, so a consumer never sees
-        bytes of two attempts. A body shorter or longer than its
-        ``Content-Length`` ends in :class:`IntegrityError` after the last chunk.
-        Prefer :meth:`download` or :meth:`sha256_of`: they start over cleanly
-        and check sizes and hashes before anything is used.
+        bytes of two attempts. With ``resume``, a body that breaks off part-way is
+        fetched again instead (each restart counts against the same retries) and
+        the bytes already yielded are skipped: the consumer sees every byte once,
+        though not all from one response — only for a consumer that checks the
+        whole body at the end (a digest, a lock's hash). A body shorter or longer
+        than its ``Content-Length`` ends in :class:`IntegrityError` after the last
+        chunk. Prefer :meth:`download` or :meth:`sha256_of`: they start over
+        cleanly and check sizes and hashes before anything is used.
         """
         limit = self.config.max_download_bytes if max_bytes is None else max_bytes
         if url.startswith("file:"):
@@ -875,26 +880,38 @@ class Http:
             raise OfflineError(redact_url(url))
         self.check_url(url)
         attempts = _Attempts(self, url)
-        try:
-            async for chunk in self._chunks(
-                url,
-                dict(headers or {}),
-                attempts,
-                _Head(),
-                limit=limit,
-                what="a download",
-                require_ok=True,
-            ):
-                yield chunk
-        except _Interrupted as exc:
-            deadline = self.config.deadline
-            if deadline is not None and deadline.passed():
-                raise deadline.error(url, attempts.used + 1) from exc
-            raise NetworkError(
-                f"GET {redact_url(url)} broke off after {exc.received} bytes of the body: "
-                f"{exc.last}. Retry; the partial body was not used.",
-                url=redact_url(url),
-            ) from exc
+        given = 0  # bytes yielded, over every attempt
+        while True:
+            seen = 0  # bytes of this attempt's body
+            try:
+                async for chunk in self._chunks(
+                    url,
+                    dict(headers or {}),
+                    attempts,
+                    _Head(),
+                    limit=limit,
+                    what="a download",
+                    require_ok=True,
+                ):
+                    start, seen = seen, seen + len(chunk)
+                    if seen <= given:
+                        continue  # yielded already, by an earlier attempt
+                    piece = chunk[given - start :] if start < given else chunk
+                    given += len(piece)
+                    yield piece
+                return
+            except _Interrupted as exc:
+                deadline = self.config.deadline
+                if deadline is not None and deadline.passed():
+                    raise deadline.error(url, attempts.used + 1) from exc
+                if not resume:
+                    raise NetworkError(
+                        f"GET {redact_url(url)} broke off after {exc.received} bytes of the "
+                        f"body: {exc.last}. Retry; the partial body was not used.",
+                        url=redact_url(url),
+                    ) from exc
+                log.debug("%s broke off after %d bytes; fetching it again", redact_url(url), given)
+                await attempts.failed(f"{exc.last} after {exc.received} bytes of the body")
 
     async def _whole(
         self,

@@ -328,7 +328,8 @@ async def _download_check(
         wheel = filename.lower().endswith(".whl")
         with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
             async with sem:
-                async for chunk in http.stream(url):
+                # resume: the bytes are checked against the lock's hash at the end
+                async for chunk in http.stream(url, resume=True):
                     h.update(chunk)
                     size += len(chunk)
                     if wheel:
